@@ -1,0 +1,6 @@
+"""Server-rendered pages. Views are thin: they load through ``access``, call operations and render."""
+from flask import Blueprint
+
+bp = Blueprint("web", __name__)
+
+from app.web import imports, views  # noqa: E402,F401

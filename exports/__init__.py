@@ -1,0 +1,1 @@
+"""Roll-up aggregation, report rendering and the background-job glue."""

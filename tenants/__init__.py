@@ -1,0 +1,1 @@
+"""The tenant tree (ministry → inspectorates → schools → units), classes, users, memberships and the policy."""

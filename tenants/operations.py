@@ -1,0 +1,206 @@
+"""Writes on the tree, users and tokens. Each operation audits and flushes; the caller commits once."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from core import audit
+from core.db import session, utcnow
+from core.errors import Conflict, Invalid, NotFound
+from tenants.models import CHILD_LEVEL, search_key, ApiToken, Building, Membership, Node, SchoolClass, SchoolYear, User
+from tenants.passwords import hash_password
+from tenants.policy import check_role_level
+
+NODE_FIELDS = ("name", "locality", "environment", "languages", "active")
+CLASS_FIELDS = ("grade_level", "teaching_language", "education_form", "pupils", "combined", "building_id")
+
+
+def _node_snapshot(node: Node) -> dict:
+    return {f: getattr(node, f) for f in ("code", "name", "locality", "environment", "languages", "active")}
+
+
+def create_node(*, level: str, code: str, name: str, parent: Node | None = None, actor=None,
+                locality: str | None = None, environment: str | None = None, languages: str = "ro") -> Node:
+    if parent is None:
+        if level != "ministry":
+            raise Invalid("only the ministry has no parent")
+    elif CHILD_LEVEL[parent.level] != level:
+        raise Invalid(f"a {level} cannot sit under a {parent.level}")
+    if environment not in (None, "urban", "rural"):
+        raise Invalid("environment must be urban or rural")
+    node = Node(level=level, code=code, name=name, search_key=search_key(name), parent_id=parent.id if parent else None,
+                locality=locality,
+                environment=environment, languages=languages or "ro")
+    session.add(node)
+    session.flush()
+    node.path = f"{parent.path if parent else '/'}{node.id}/"
+    node.county_id = node.id if level == "inspectorate" else (parent.county_id if parent else None)
+    node.school_id = node.id if level == "school" else (parent.school_id if level == "unit" else None)
+    session.flush()
+    audit.record("node.create", user=actor, actor=None if actor else "system", obj=node, node_id=node.id,
+                 new=_node_snapshot(node))
+    return node
+
+
+def update_node(node: Node, changes: dict, actor=None) -> bool:
+    """Apply whitelisted field changes; returns True when something changed."""
+    old = _node_snapshot(node)
+    for field in NODE_FIELDS:
+        if field in changes and changes[field] != getattr(node, field):
+            setattr(node, field, changes[field])
+    node.search_key = search_key(node.name)
+    new = _node_snapshot(node)
+    if new == old:
+        return False
+    session.flush()
+    audit.record("node.update", user=actor, actor=None if actor else "system", obj=node, node_id=node.id,
+                 old={k: v for k, v in old.items() if new[k] != v}, new={k: v for k, v in new.items() if old[k] != v})
+    return True
+
+
+def create_school_year(name: str, starts_on: dt.date, ends_on: dt.date, current: bool = False) -> SchoolYear:
+    if current:
+        session.execute(update(SchoolYear).values(current=False))
+    year = SchoolYear(name=name, starts_on=starts_on, ends_on=ends_on, current=current)
+    session.add(year)
+    session.flush()
+    audit.record("school_year.create", actor="system", obj=year, new={"name": name})
+    return year
+
+
+def create_building(unit: Node, name: str, actor=None, address: str | None = None,
+                    classrooms: int | None = None) -> Building:
+    if unit.level != "unit":
+        raise Invalid("buildings belong to units")
+    b = Building(unit_id=unit.id, name=name, address=address, classrooms=classrooms)
+    session.add(b)
+    session.flush()
+    audit.record("building.create", user=actor, actor=None if actor else "system", obj=b, node_id=unit.id,
+                 new={"name": name})
+    return b
+
+
+def create_class(unit: Node, year: SchoolYear, *, name: str, grade_level: int, pupils: int = 0,
+                 teaching_language: str = "ro", education_form: str = "day", combined: bool = False,
+                 actor=None) -> SchoolClass:
+    if unit.level != "unit":
+        raise Invalid("classes belong to units")
+    c = SchoolClass(unit_id=unit.id, school_year_id=year.id, name=name, grade_level=grade_level, pupils=pupils,
+                    teaching_language=teaching_language, education_form=education_form, combined=combined)
+    session.add(c)
+    session.flush()
+    audit.record("class.create", user=actor, actor=None if actor else "system", obj=c, node_id=unit.id,
+                 new={f: getattr(c, f) for f in ("name",) + CLASS_FIELDS})
+    return c
+
+
+def update_class(c: SchoolClass, changes: dict, actor=None) -> bool:
+    old = {f: getattr(c, f) for f in CLASS_FIELDS}
+    for f in CLASS_FIELDS:
+        if f in changes:
+            setattr(c, f, changes[f])
+    new = {f: getattr(c, f) for f in CLASS_FIELDS}
+    if new == old:
+        return False
+    session.flush()
+    audit.record("class.update", user=actor, actor=None if actor else "system", obj=c, node_id=c.unit_id,
+                 old={k: v for k, v in old.items() if new[k] != v}, new={k: v for k, v in new.items() if old[k] != v})
+    return True
+
+
+def create_user(*, email: str, name: str, password: str | None = None, phone: str | None = None,
+                actor=None) -> User:
+    email = email.strip().lower()
+    if session.execute(select(User.id).where(User.email == email)).first():
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name, phone=phone, password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    audit.record("user.create", user=actor, actor=None if actor else "cli", obj=user, new={"email": email})
+    return user
+
+
+def set_password(user: User, password: str, actor=None) -> None:
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    session.flush()
+    audit.record("user.password_change", user=actor or user, obj=user)
+
+
+def add_membership(user: User, node: Node, role: str, actor=None) -> Membership:
+    check_role_level(role, node)
+    existing = session.execute(select(Membership).where(Membership.user_id == user.id, Membership.node_id == node.id,
+                                                        Membership.role == role)).scalar()
+    if existing:
+        return existing
+    m = Membership(user_id=user.id, node_id=node.id, role=role)
+    session.add(m)
+    session.flush()
+    session.refresh(user, ["memberships"])
+    audit.record("membership.grant", user=actor, actor=None if actor else "cli", obj=m, node_id=node.id,
+                 new={"user_id": user.id, "role": role})
+    return m
+
+
+def bump_session_version(user: User, reason: str) -> None:
+    """Invalidate every session cookie of the user (logout everywhere, password/factor change, disable)."""
+    user.session_version += 1
+    session.flush()
+    audit.record("user.sessions_invalidated", user=user, obj=user, reason=reason)
+
+
+TOKEN_PREFIX = "arb_"
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(user: User, name: str, scopes: str = "read write", expires_at: dt.datetime | None = None,
+                actor=None) -> tuple[ApiToken, str]:
+    """Create a personal access token; the raw value is returned once and never stored."""
+    bad = set(scopes.split()) - {"read", "write"}
+    if bad or not scopes.split():
+        raise Invalid("scopes must be 'read' and/or 'write'")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    tok = ApiToken(user_id=user.id, name=name, token_hash=_token_hash(raw), prefix=raw[:10], scopes=scopes,
+                   expires_at=expires_at)
+    session.add(tok)
+    session.flush()
+    audit.record("token.issue", user=actor or user, obj=tok, new={"name": name, "scopes": scopes})
+    return tok, raw
+
+
+def revoke_token(tok: ApiToken, actor=None) -> None:
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+        session.flush()
+        audit.record("token.revoke", user=actor, obj=tok)
+
+
+def user_for_token(raw: str) -> tuple[User, ApiToken] | None:
+    """The active user behind a valid, unrevoked, unexpired token, or None."""
+    if not raw or not raw.startswith(TOKEN_PREFIX):
+        return None
+    tok = session.execute(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).scalar()
+    if tok is None or tok.revoked_at is not None:
+        return None
+    now = utcnow()
+    if tok.expires_at is not None:
+        exp = tok.expires_at if tok.expires_at.tzinfo else tok.expires_at.replace(tzinfo=dt.UTC)
+        if exp <= now:
+            return None
+    if not tok.user.active:
+        return None
+    tok.last_used_at = now
+    return tok.user, tok
+
+
+def get_node_or_404(node_id: int) -> Node:
+    node = session.get(Node, node_id)
+    if node is None:
+        raise NotFound()
+    return node

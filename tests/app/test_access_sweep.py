@@ -1,0 +1,91 @@
+"""Every route that takes an id: a user of county A asking for county B's object gets 404, anonymous gets 401
+(API) or the login page (web). New id-taking routes are covered automatically through their ``access`` data."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from exports.models import Job
+from tenants.models import Building, ImportBatch, Node, SchoolClass
+
+# Routes with an id argument that are deliberately not loaded through ``access(load=…)``, with the reason.
+UNSCOPED_ID_ROUTES = {
+    "auth.revoke_token": "a token is looked up among the caller's own tokens only",
+}
+
+
+def objects_in_b(tree, make_user) -> dict:
+    """One object of county B per model that routes can load."""
+    owner = make_user("inspector", tree.b)
+    job = Job(kind="noop", node_id=tree.b.id, user_id=owner.id, params={})
+    batch = ImportBatch(kind="network", node_id=tree.b.id, user_id=owner.id, filename="x.csv")
+    from core.db import session
+    session.add_all([job, batch])
+    session.flush()
+    return {Node: tree.schools["B1"], SchoolClass: tree.classes["B1.1.0"], Building: tree.buildings["B1.1"],
+            Job: job, ImportBatch: batch}
+
+
+def _id_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or not any(a.endswith("_id") for a in rule.arguments):
+            continue
+        view = app.view_functions[rule.endpoint]
+        yield rule, getattr(view, "access", None)
+
+
+def _url(rule, values: dict) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def _methods(rule):
+    return sorted(m for m in rule.methods if m in ("GET", "POST", "PUT", "DELETE", "PATCH"))
+
+
+def test_every_view_declares_access(app):
+    missing = [r.endpoint for r in app.url_map.iter_rules()
+               if r.endpoint != "static" and not hasattr(app.view_functions[r.endpoint], "access")]
+    assert missing == []
+
+
+def test_cross_county_ids_get_404(app, client, tree, make_user, login):
+    objs = objects_in_b(tree, make_user)
+    # The most powerful county-A staff for whom the route's permission makes sense.
+    inspector = make_user("isg", tree.a)
+    login(inspector)
+    checked = 0
+    for rule, acc in _id_rules(app):
+        if rule.endpoint in UNSCOPED_ID_ROUTES:
+            continue
+        assert acc is not None and acc.model is not None, f"{rule.endpoint} takes an id but loads no scoped model"
+        values = {acc.arg: objs[acc.model].id}
+        for arg in rule.arguments - {acc.arg}:
+            values[arg] = "x"
+        for method in _methods(rule):
+            r = client.open(_url(rule, values), method=method, json={} if rule.rule.startswith("/api/") else None)
+            assert r.status_code == 404, f"{method} {rule.rule} gave {r.status_code} for county B's object"
+            checked += 1
+    assert checked >= 5
+
+
+def test_anonymous_callers_are_turned_away(app, tree, make_user):
+    objs = objects_in_b(tree, make_user)
+    anon = app.test_client()
+    for rule, acc in _id_rules(app):
+        if acc is None or acc.public:
+            continue
+        values = {a: (objs[acc.model].id if acc.model and a == acc.arg else 1) for a in rule.arguments}
+        for method in _methods(rule):
+            r = anon.open(_url(rule, values), method=method)
+            if rule.rule.startswith("/api/"):
+                assert r.status_code == 401, f"{method} {rule.rule}: {r.status_code}"
+            else:
+                assert r.status_code in (302, 401) and (r.status_code == 401 or "/login" in r.location), \
+                    f"{method} {rule.rule}: {r.status_code}"
+
+
+@pytest.mark.parametrize("path", ["/", "/search", "/jobs", "/profile", "/imports", "/api/v1/me"])
+def test_pages_without_ids_need_a_signed_in_user(client, path):
+    r = client.get(path)
+    assert r.status_code in (302, 401)

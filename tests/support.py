@@ -1,0 +1,81 @@
+"""Helpers shared by tests: configuration, migrations, factories and sign-in."""
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from sqlalchemy import create_engine, text
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_config(engine, instance) -> dict:
+    return {"ENV": "testing", "ENGINE": engine, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+            "INSTANCE_DIR": str(instance), "MAIL_OUTBOX": str(instance / "outbox"), "REDIS_URL": None,
+            "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8, "FORCE_HTTPS": False, "PROXY_FIX": 0,
+            "DATABASE_URL": str(engine.url.render_as_string(hide_password=False))}
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.config import ROOT
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, "head")
+
+
+def fresh_pg_database(base_url: str, name: str) -> str:
+    """Drop and create database ``name`` on the server of ``base_url``; return its URL."""
+    from sqlalchemy.engine import make_url
+    url = make_url(base_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def make_user(role, node, email, name="Test User"):
+    from tenants import operations
+    user = operations.create_user(email=email, name=name, password=PASSWORD)
+    if role:
+        operations.add_membership(user, node, role)
+    return user
+
+
+def login(client, user, password: str = PASSWORD):
+    r = client.post("/login", data={"email": user.email, "password": password})
+    assert r.status_code == 302, f"login failed for {user.email}: {r.status_code}"
+    return r
+
+
+def build_tree():
+    """ministry → counties A, B → 2 schools each → 2 units each → 2 classes each, one building per unit."""
+    from tenants import operations
+    year = operations.create_school_year("2025-2026", dt.date(2025, 9, 8), dt.date(2026, 6, 19), current=True)
+    ministry = operations.create_node(level="ministry", code="MEC", name="Ministerul Educației")
+    t = SimpleNamespace(year=year, ministry=ministry, counties={}, schools={}, units={}, classes={}, buildings={})
+    for ci, ccode in enumerate(("A", "B"), start=1):
+        county = operations.create_node(level="inspectorate", code=f"C{ccode}", name=f"Inspectorat {ccode}",
+                                        parent=ministry)
+        t.counties[ccode] = county
+        for si in (1, 2):
+            school = operations.create_node(level="school", code=f"{ci}{si}00000001", name=f"Școala {ccode}{si}",
+                                            parent=county, locality=f"Oraș {ccode}", environment="urban")
+            t.schools[f"{ccode}{si}"] = school
+            for ui in (1, 2):
+                unit = operations.create_node(level="unit", code=f"{ci}{si}{ui}0000002",
+                                              name=f"Unitatea {ccode}{si}.{ui}", parent=school,
+                                              locality=f"Sat {ccode}{si}{ui}", environment="rural")
+                key = f"{ccode}{si}.{ui}"
+                t.units[key] = unit
+                t.buildings[key] = operations.create_building(unit, "Corp A")
+                for k, grade in enumerate((1, 5)):
+                    t.classes[f"{key}.{k}"] = operations.create_class(unit, year, name=f"{grade}A",
+                                                                      grade_level=grade, pupils=20 + k)
+    t.a, t.b = t.counties["A"], t.counties["B"]
+    return t

@@ -54,6 +54,13 @@ ACCOUNTS = [
 ]
 
 
+def demo_totp_secret(email: str) -> str:
+    """The deterministic TOTP secret of a demo account (development only; printed by ``flask seed demo``)."""
+    import base64
+    import hashlib
+    return base64.b32encode(hashlib.sha256(f"arbor-demo:{email}".encode()).digest()[:20]).decode()
+
+
 def already_seeded() -> bool:
     return session.execute(select(Node.id).where(Node.level == "ministry")).first() is not None
 

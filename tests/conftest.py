@@ -29,7 +29,9 @@ def pg_url():
     base = os.environ.get("ARBOR_TEST_PG_URL") or os.environ.get("ARBOR_TEST_DATABASE_URL")
     if not base or not base.startswith("postgresql"):
         _require("PostgreSQL", "set ARBOR_TEST_PG_URL to run PostgreSQL tests")
-    return support.fresh_pg_database(base, "arbor_pgtests")
+    url = support.fresh_pg_database(base, "arbor_pgtests")
+    yield url
+    support.drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +51,11 @@ def redis_url():
 def database_url(tmp_path_factory):
     url = os.environ.get("ARBOR_TEST_DATABASE_URL")
     if url and url.startswith("postgresql"):
-        return support.fresh_pg_database(url, "arbor_tests")
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'arbor-test.db'}"
+        url = support.fresh_pg_database(url, "arbor_tests")
+        yield url
+        support.drop_pg_database(url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'arbor-test.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from types import SimpleNamespace
 
 from sqlalchemy import create_engine, text
@@ -28,8 +29,10 @@ def migrate(url: str) -> None:
 
 
 def fresh_pg_database(base_url: str, name: str) -> str:
-    """Drop and create database ``name`` on the server of ``base_url``; return its URL."""
+    """Drop and create database ``name`` (suffixed with this process id, so parallel runs never collide) on the
+    server of ``base_url``; return its URL. :func:`drop_pg_database` removes it."""
     from sqlalchemy.engine import make_url
+    name = f"{name}_{os.getpid()}"
     url = make_url(base_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -37,6 +40,15 @@ def fresh_pg_database(base_url: str, name: str) -> str:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(db_url: str) -> None:
+    from sqlalchemy.engine import make_url
+    url = make_url(db_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def make_user(role, node, email, name="Test User"):

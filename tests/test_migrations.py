@@ -40,4 +40,8 @@ def test_sqlite_migrates_without_drift(tmp_path):
 
 @pytest.mark.postgres
 def test_postgresql_migrates_without_drift(pg_url):
-    _assert_no_drift(support.fresh_pg_database(pg_url, "arbor_migrations"))
+    url = support.fresh_pg_database(pg_url, "arbor_migrations")
+    try:
+        _assert_no_drift(url)
+    finally:
+        support.drop_pg_database(url)

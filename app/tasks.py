@@ -1,2 +1,3 @@
 """Importing this module registers every background task with ``exports.jobs``."""
+import core.mail  # noqa: F401
 import tenants.network_io  # noqa: F401

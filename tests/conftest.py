@@ -90,7 +90,7 @@ def db(request, engine):
         core_db.session.remove()
         trans.rollback()
         conn.close()
-        core_db.session_factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        core_db.session_factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture

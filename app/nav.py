@@ -15,6 +15,8 @@ def nav_items(user) -> list[tuple[str, object]]:
         items.append(("web.search", _l("Search")))
     if any(policy.can(user, p) for p in ("network.import", "structure.import")):
         items.append(("web.imports", _l("Imports")))
+    if policy.can(user, "users.invite"):
+        items.append(("web.invitations", _l("Invitations")))
     items.append(("web.jobs", _l("Jobs")))
     items.append(("auth.profile", _l("Profile")))
     return items

@@ -119,6 +119,6 @@ def _smtp_send(url: str, msg: EmailMessage) -> None:
 def _write_outbox(msg: EmailMessage) -> Path:
     folder = Path(settings.outbox or "instance/outbox")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+    path = folder / f"{utcnow():%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:6]}.eml"  # sorts by time
     path.write_bytes(bytes(msg))
     return path

@@ -168,18 +168,18 @@ def create(inviter: User, node: Node, *, email: str, name: str, role: str, secre
     if not can_invite(inviter, node, role):
         raise Forbidden("your role may not invite this role here")
     if "@" not in email or len(email) > 254 or not name or len(name) > 160:
-        raise Invalid("an e-mail address and a name are needed")
+        raise Invalid("an e-mail address and a name are needed", "incomplete")
     has_role = session.execute(
         select(Membership.id).join(User, Membership.user_id == User.id)
         .where(User.email == email, Membership.node_id == node.id, Membership.role == role)).first()
     if has_role:
-        raise Conflict("this person already holds this role here")
+        raise Conflict("this person already holds this role here", "has_role")
     now = utcnow()
     pending = session.execute(select(Invitation.id).where(
         Invitation.email == email, Invitation.node_id == node.id, Invitation.role == role,
         _pending_clause(now))).first()
     if pending:
-        raise Conflict("an invitation for this person and role is already pending here: resend it instead")
+        raise Conflict("an invitation for this person and role is already pending here: resend it instead", "pending")
     inv = Invitation(node_id=node.id, role=role, email=email, name=name, invited_by_id=inviter.id,
                      created_at=now, expires_at=now + dt.timedelta(days=days), nonce_hash="", sent_count=1,
                      last_sent_at=now)
@@ -225,18 +225,17 @@ def revoke(inv: Invitation, actor: User) -> None:
     _audit("invitation.revoke", inv, actor)
 
 
-def check_password(password: str, email: str | None = None) -> None:
-    """The password policy (the security module's when it has one); raises Invalid."""
-    policy = getattr(passwords, "check_password_policy", None)
-    if policy is not None:
-        problems = policy(password, email=email) if email else policy(password)
-        if problems:
-            raise Invalid(problems if isinstance(problems, str) else "; ".join(map(str, problems)))
-        return
-    if len(password or "") < 12:
-        raise Invalid("the password needs at least 12 characters")
-    if email and password.strip().lower() == email:
-        raise Invalid("the password must not be the e-mail address")
+def check_password(password: str, email: str | None = None, name: str | None = None) -> None:
+    """The platform's password policy; raises Invalid with the codes of ``tenants.passwords.PROBLEMS`` as details."""
+    problems_of = getattr(passwords, "password_problems", None)
+    if problems_of is not None:
+        codes = problems_of(password or "", email=email, name=name)
+        messages = getattr(passwords, "PROBLEMS", {})
+    else:  # pragma: no cover - the security module ships the policy
+        codes = ["too_short"] if len(password or "") < 12 else []
+        messages = {"too_short": "the password needs at least 12 characters"}
+    if codes:
+        raise Invalid("; ".join(messages.get(c, c) for c in codes), codes)
 
 
 def accept(token: str, secret_keys: list[str], *, user: User | None = None, name: str | None = None,
@@ -252,7 +251,7 @@ def accept(token: str, secret_keys: list[str], *, user: User | None = None, name
     else:
         if session.execute(select(User.id).where(User.email == inv.email)).first():
             raise Conflict("an account with this e-mail exists: sign in to accept")
-        check_password(password or "", inv.email)
+        check_password(password or "", inv.email, name or inv.name)
     # Claim the row first: of two racing acceptances only one updates it.
     now = utcnow()
     claimed = session.execute(

@@ -30,7 +30,7 @@ _TREE = {"tree.view"}
 _NETWORK = {"network.import", "network.export", "structure.import", "structure.export"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "commission": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
-    "admin": frozenset(_TREE | {"users.manage", "nomenclatures.manage", "forms.manage"}),
+    "admin": frozenset(_TREE | {"users.manage", "users.invite", "nomenclatures.manage", "forms.manage"}),
     "isg": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
     "inspector": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
     "director": frozenset(_TREE | {"structure.import", "structure.export", "users.invite"}),

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from exports.models import Job
+from tenants.invitations import Invitation
 from tenants.models import Building, ImportBatch, Node, SchoolClass
 
 # Routes with an id argument that are deliberately not loaded through ``access(load=…)``, with the reason.
@@ -20,11 +21,13 @@ def objects_in_b(tree, make_user) -> dict:
     owner = make_user("inspector", tree.b)
     job = Job(kind="noop", node_id=tree.b.id, user_id=owner.id, params={})
     batch = ImportBatch(kind="network", node_id=tree.b.id, user_id=owner.id, filename="x.csv")
-    from core.db import session
-    session.add_all([job, batch])
+    from core.db import session, utcnow
+    invitation = Invitation(node_id=tree.schools["B1"].id, role="director", email="b1@test.arbor.ro", name="B1",
+                            invited_by_id=owner.id, expires_at=utcnow(), nonce_hash="x" * 64)
+    session.add_all([job, batch, invitation])
     session.flush()
     return {Node: tree.schools["B1"], SchoolClass: tree.classes["B1.1.0"], Building: tree.buildings["B1.1"],
-            Job: job, ImportBatch: batch}
+            Job: job, ImportBatch: batch, Invitation: invitation}
 
 
 def _id_rules(app):

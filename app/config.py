@@ -77,6 +77,7 @@ def load(overrides: dict | None = None) -> dict:
         "LANGUAGES": ["ro", "en"],
         "PAGE_SIZE": env_int("ARBOR_PAGE_SIZE", 50),
         "MAX_CONTENT_LENGTH": env_int("ARBOR_MAX_UPLOAD_MB", 20) * 1024 * 1024,
+        "IMPORT_MAX_ROWS": env_int("ARBOR_IMPORT_MAX_ROWS", 50000),  # data rows per network/structure file
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", prod),

@@ -1,1 +1,0 @@
-"""Network and school-year structure import/export (placeholder until the import work lands)."""

@@ -8,7 +8,7 @@ from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.access import access, actor
@@ -105,7 +105,7 @@ def invite(node: Node):
     user = actor()
     roles = invitations.invitable_roles(user, node)
     form = InviteForm()
-    form.role.choices = [(r, _role_label(r)) for r in roles]
+    form.role.choices = [SelectChoice(r, _role_label(r)) for r in roles]
     if request.method == "GET" and request.args.get("role") in roles:
         form.role.data = request.args["role"]
     if roles and form.validate_on_submit():
@@ -207,8 +207,15 @@ def schools_without_accounts(node: Node):
 
 # --- accepting (public: the signed link is the credential) ---
 
-def _sign_in(user: User) -> None:
-    """A fresh session for the new account, as at sign-in; the second-factor enrolment takes over from there."""
+def _sign_in(user: User) -> str:
+    """Sign the new account in as the sign-in page does; returns where to go (the second-factor enrolment for
+    staff, which the security module enforces from there)."""
+    try:
+        from app.auth.guard import complete_login
+    except ImportError:  # pragma: no cover - before the security module's guard is installed
+        complete_login = None
+    if complete_login is not None:
+        return complete_login(user, "none", url_for("web.home"))
     lang = web_session.get("lang")
     web_session.clear()
     if lang:
@@ -216,6 +223,7 @@ def _sign_in(user: User) -> None:
     login_user(user)
     web_session.permanent = True
     audit.record("auth.login", user=user, obj=user, reason="invitation accepted")
+    return url_for("web.home")
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -254,7 +262,7 @@ def accept_invitation(token: str):
         except DomainError:
             return render_template("invitations/link_problem.html", state="used"), 410
         else:
-            _sign_in(new_user)
+            target = _sign_in(new_user)
             flash(_("Welcome to Arbor. Your account is ready."), "ok")
-            return redirect(url_for("web.home"))
+            return redirect(target)
     return render_template("invitations/accept.html", mode="new_account", form=form, **context)

@@ -68,6 +68,19 @@ def test_a_deleted_entry_is_named():
     assert f"entry {entries[0].id}" in message
 
 
+def test_the_cli_names_the_broken_entry(app):
+    entries = _chain()
+    session.commit()  # the command's app context ends the session: what it should see must be committed
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "chain intact" in result.output
+    _allow_tampering()
+    session.execute(text("UPDATE audit_entries SET actor = 'someone else' WHERE id = :id"), {"id": entries[0].id})
+    session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and f"entry {entries[0].id}:" in result.output
+
+
 def test_entries_roll_back_with_their_transaction():
     from tenants import operations
     before = session.scalar(select(func.count()).select_from(AuditEntry))

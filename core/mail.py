@@ -2,11 +2,13 @@
 delivers through SMTP when ``SMTP_URL`` is set (``smtp://user:pass@host:587?starttls=1``, or ``smtps://`` for
 TLS from the first byte), otherwise it writes an ``.eml`` file to the outbox folder and logs one line.
 
-Logs name the recipient and the subject only: bodies carry sign-in codes and invitation links.
+Logs name the recipient and the subject only (codes and tokens masked): bodies carry sign-in codes and
+invitation links.
 """
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import uuid
@@ -65,8 +67,17 @@ def send(to: str, subject: str, body: str, html: str | None = None, *, node_id: 
 def _send_task(job, progress, *, to: str, subject: str, body: str, html: str | None = None) -> dict:
     where = deliver(to, subject, body, html)
     # Once sent, the job keeps who and what about, not the body (it may hold a code or a link).
-    job.params = {"to": to, "subject": subject}
+    job.params = {"to": to, "subject": redact(subject)}
     return {"to": to, "via": where}
+
+
+_SECRETISH = re.compile(r"\d{4,}|[A-Za-z0-9_\-.]{24,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a code or a token (4+ digits, 24+ token characters) masked, for
+    logs and kept records: a subject may carry a sign-in code."""
+    return _SECRETISH.sub("…", text or "")
 
 
 def build_message(to: str, subject: str, body: str, html: str | None = None) -> EmailMessage:
@@ -87,10 +98,10 @@ def deliver(to: str, subject: str, body: str, html: str | None = None) -> str:
     msg = build_message(to, subject, body, html)
     if settings.smtp_url:
         _smtp_send(settings.smtp_url, msg)
-        log.info("mail sent to %s: %s", to, subject)
+        log.info("mail sent to %s: %s", to, redact(subject))
         return "smtp"
     path = _write_outbox(msg)
-    log.info("mail to %s: %s (written to %s)", to, subject, path)
+    log.info("mail to %s: %s (written to %s)", to, redact(subject), path)
     return str(path)
 
 

@@ -75,6 +75,17 @@ def test_outbox_gets_an_eml_file_and_the_console_one_line(outbox, caplog):
     assert "SECRET-TOKEN" not in logged
 
 
+def test_codes_in_a_subject_are_masked_in_logs_and_kept_params(tree, outbox, caplog):
+    caplog.set_level(logging.INFO, logger="core.mail")
+    job = mail.send("ion@example.ro", "Your Arbor code: 123456", "Code 123456")
+    session.commit()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ion@example.ro" in logged and "Your Arbor code" in logged and "123456" not in logged
+    session.expire_all()
+    assert session.get(Job, job.id).params == {"to": "ion@example.ro", "subject": "Your Arbor code: …"}
+    assert mail.redact("Invitation for Școala nr. 12 — Cluj") == "Invitation for Școala nr. 12 — Cluj"
+
+
 def test_html_alternative(outbox):
     mail.deliver("ana@example.ro", "S", "plain", html="<p>rich</p>")
     msg = message_from_bytes(next(outbox.glob("*.eml")).read_bytes(), policy=policy.default)

@@ -74,6 +74,7 @@ def load(overrides: dict | None = None) -> dict:
         "DATABASE_URL": env_str("DATABASE_URL"),
         "REDIS_URL": env_str("REDIS_URL"),
         "BABEL_DEFAULT_LOCALE": "ro",
+        "BABEL_DEFAULT_TIMEZONE": env_str("ARBOR_TIMEZONE", "Europe/Bucharest"),  # dates and times on pages
         "LANGUAGES": ["ro", "en"],
         "PAGE_SIZE": env_int("ARBOR_PAGE_SIZE", 50),
         "MAX_CONTENT_LENGTH": env_int("ARBOR_MAX_UPLOAD_MB", 20) * 1024 * 1024,

@@ -204,3 +204,18 @@ def get_node_or_404(node_id: int) -> Node:
     if node is None:
         raise NotFound()
     return node
+
+
+LOCALES = ("ro", "en")
+
+
+def set_user_locale(user: User, locale: str, actor=None) -> bool:
+    """Remember the user's interface language (used when a new session starts); True when it changed."""
+    if locale not in LOCALES:
+        raise Invalid(f"unknown language {locale!r}", {"locale": "ro or en"})
+    if user.locale == locale:
+        return False
+    old, user.locale = user.locale, locale
+    session.flush()
+    audit.record("user.locale", user=actor or user, obj=user, old={"locale": old}, new={"locale": locale})
+    return True

@@ -38,7 +38,7 @@ def _init_database(app: Flask) -> None:
         db.configure(app.config["DATABASE_URL"])
     passwords.configure(time_cost=app.config["ARGON2_TIME_COST"], memory_cost=app.config["ARGON2_MEMORY_KIB"],
                         parallelism=1 if app.config["ENV"] == "testing" else 4)
-    jobs.backend.configure(app.config.get("REDIS_URL"))
+    jobs.backend.configure(app.config.get("REDIS_URL"), app_context=app.app_context)
     from core import mail
     mail.configure(app.config.get("SMTP_URL"), app.config.get("MAIL_FROM"), app.config.get("MAIL_OUTBOX"))
 

@@ -1,23 +1,57 @@
+"""API v1 endpoints. Each one is documented in :mod:`app.api.openapi` (a test holds the two together)."""
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
+from sqlalchemy import Select, select
 
 from app.access import access, actor
 from app.api import bp
-from app.api.openapi import document
+from app.api.openapi import MAX_PER_PAGE, document
 from app.pagination import paginate
 from core.db import session
 from core.errors import Invalid, NotFound
 from exports import jobs as job_queue
 from exports.models import Job
 from tenants import policy, queries
-from tenants.models import Node
+from tenants.models import LEVELS, Node
 
 
 def node_json(node: Node) -> dict:
     return {"id": node.id, "level": node.level, "code": node.code, "name": node.name, "parent_id": node.parent_id,
             "locality": node.locality, "environment": node.environment,
             "languages": [x for x in node.languages.split(",") if x], "active": node.active}
+
+
+def _int_arg(name: str, default: int, minimum: int = 1) -> int:
+    """An integer query parameter, or 422 naming it."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be an integer", {name: "not an integer"}) from None
+    if value < minimum:
+        raise Invalid(f"{name} must be at least {minimum}", {name: f"less than {minimum}"})
+    return value
+
+
+def _nodes_with_code(code: str, level: str | None) -> Select:
+    """Nodes with ``code`` inside the subtrees where the caller may view the tree (a parent's or pupil's
+    membership makes a school visible, not browsable)."""
+    user = actor()
+    paths = [g.path for g in policy.grants(user) if "tree.view" in policy.ROLE_PERMISSIONS[g.role]]
+    q = select(Node).where(queries.subtree_filter(paths), Node.code == code)
+    if level is not None:
+        q = q.where(Node.level == level)
+    return q.order_by(Node.path)
+
+
+def _own_job(job: Job) -> Job:
+    # A job's status belongs to the user who started it; anyone else is told it does not exist.
+    if job.user_id != actor().id:
+        raise NotFound()
+    return job
 
 
 @bp.route("/openapi.json")
@@ -44,12 +78,9 @@ def get_node(node: Node):
 @bp.route("/nodes/<int:node_id>/children")
 @access("tree.view", load=Node)
 def node_children(node: Node):
-    per_page = request.args.get("per_page", current_app.config["PAGE_SIZE"])
-    try:
-        per_page = int(per_page)
-    except ValueError:
-        raise Invalid("per_page must be an integer", {"per_page": "not an integer"}) from None
-    page = paginate(queries.children(node), request.args.get("page"), per_page)
+    page_no = _int_arg("page", 1)
+    per_page = min(_int_arg("per_page", current_app.config["PAGE_SIZE"]), MAX_PER_PAGE)
+    page = paginate(queries.children(node), page_no, per_page, max_per_page=MAX_PER_PAGE)
     return jsonify({"items": [node_json(n) for n in page.items], "page": page.page, "per_page": page.per_page,
                     "total": page.total, "pages": page.pages})
 
@@ -57,16 +88,24 @@ def node_children(node: Node):
 @bp.route("/nodes")
 @access("tree.view")
 def nodes_by_code():
-    code = (request.args.get("code") or "").strip()
+    code = request.args.get("code", "").strip()
     if not code:
         raise Invalid("give ?code=", {"code": "required"})
-    q = queries.visible_nodes(actor()).where(Node.code == code).order_by(Node.level)
-    return jsonify({"items": [node_json(n) for n in session.execute(q).scalars()]})
+    level = request.args.get("level") or None
+    if level is not None and level not in LEVELS:
+        raise Invalid(f"level must be one of {', '.join(LEVELS)}", {"level": "unknown level"})
+    return jsonify({"items": [node_json(n) for n in session.execute(_nodes_with_code(code, level)).scalars()]})
 
 
 @bp.route("/jobs/<int:job_id>")
 @access(load=Job)
 def get_job(job: Job):
-    if job.user_id != actor().id:
-        raise NotFound()
-    return jsonify(job_queue.status(job))
+    return jsonify(job_queue.status(_own_job(job)))
+
+
+@bp.route("/jobs/<int:job_id>/retry", methods=["POST"])
+@access(load=Job)
+def retry_job(job: Job):
+    job_queue.retry(_own_job(job), actor=actor())
+    # 202: queued again; it runs after this request commits (in-process: before the response is sent).
+    return jsonify(job_queue.status(job)), 202

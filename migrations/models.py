@@ -2,6 +2,7 @@
 import core.audit  # noqa: F401
 import exports.models  # noqa: F401
 import forms.models  # noqa: F401
+import tenants.factor_models  # noqa: F401
 import tenants.invitations  # noqa: F401
 import tenants.models  # noqa: F401
 from core.db import Base

@@ -91,9 +91,13 @@ def seed(rng_seed: int = 2026) -> dict:
                 operations.create_building(unit, "Corp A", address=f"{locality}, str. Școlii {u_index}",
                                            classrooms=rng.randint(6, 20))
                 _classes(unit, year, rng, lang, rural=u_env == "rural")
+    from tenants import factors
+    from tenants.policy import STAFF_ROLES
     for email, name, role, where in ACCOUNTS:
         user = operations.create_user(email=email, name=name, password=DEMO_PASSWORD)
         operations.add_membership(user, keys[where], role)
+        if role in STAFF_ROLES:  # staff must use a second factor: an authenticator app with a known secret
+            factors.add_confirmed_totp(user, demo_totp_secret(email))
     return keys
 
 
@@ -109,7 +113,12 @@ def _classes(unit: Node, year, rng: random.Random, lang: str, rural: bool) -> No
 
 
 def accounts_text() -> str:
+    from tenants.policy import STAFF_ROLES
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
     for email, _name, role, where in ACCOUNTS:
-        lines.append(f"  {role:<17} {email:<28} at {where}")
+        totp = f"  TOTP secret {demo_totp_secret(email)}" if role in STAFF_ROLES else "  (no second factor)"
+        lines.append(f"  {role:<17} {email:<28} at {where:<8}{totp}")
+    lines.append("Staff sign in with a second factor: add the TOTP secret to an authenticator app, or print the "
+                 "current code with")
+    lines.append("  FLASK_APP=wsgi .venv/bin/flask demo-code EMAIL")
     return "\n".join(lines)

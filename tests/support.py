@@ -8,6 +8,8 @@ from types import SimpleNamespace
 from sqlalchemy import create_engine, text
 
 PASSWORD = "correct horse battery staple"
+# The authenticator secret every staff user made by make_user has (base32, 160 bits).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def test_config(engine, instance) -> dict:
@@ -51,17 +53,52 @@ def drop_pg_database(db_url: str) -> None:
     admin.dispose()
 
 
-def make_user(role, node, email, name="Test User"):
-    from tenants import operations
+def make_user(role, node, email, name="Test User", totp: bool | None = None):
+    """A user with one membership. Staff roles get a TOTP factor with :data:`TOTP_SECRET` unless ``totp=False``
+    (then the user must enrol at the next sign-in); ``totp=True`` gives one to a pupil or parent too."""
+    from tenants import factors, operations
+    from tenants.policy import STAFF_ROLES
     user = operations.create_user(email=email, name=name, password=PASSWORD)
     if role:
         operations.add_membership(user, node, role)
+    if totp or (totp is None and role in STAFF_ROLES):
+        factors.add_confirmed_totp(user, TOTP_SECRET)
     return user
 
 
+def totp_code(secret: str = TOTP_SECRET, user=None) -> str:
+    """A code the user's TOTP factor accepts now: the current step's, or the next one's when the current step was
+    used already (two sign-ins within 30 s). Past that the test resets the factor's replay mark: replay refusal
+    is tested on its own, other tests just need to sign in."""
+    import time
+
+    import pyotp
+
+    from tenants import factors
+    totp = pyotp.TOTP(secret)
+    step = int(time.time() // factors.STEP)
+    f = factors.factor(user, "totp") if user is not None else None
+    last = f.last_step if f is not None else None
+    if last is not None and last >= step + factors.DRIFT:
+        f.last_step = None
+        from core.db import session
+        session.flush()
+        last = None
+    use = step if last is None or last < step else last + 1
+    return totp.generate_otp(use)
+
+
 def login(client, user, password: str = PASSWORD):
+    """Sign in through the real forms; completes the second step with the user's TOTP factor when they have one.
+    Returns the last response (a redirect)."""
     r = client.post("/login", data={"email": user.email, "password": password})
     assert r.status_code == 302, f"login failed for {user.email}: {r.status_code}"
+    if r.location.endswith("/login/verify"):
+        from tenants import factors
+        f = factors.factor(user, "totp")
+        assert f is not None, f"{user.email} has a second factor but no TOTP one: sign in by hand"
+        r = client.post("/login/verify", data={"method": "totp", "code": totp_code(f.secret, user)})
+        assert r.status_code == 302, f"second step failed for {user.email}: {r.status_code}"
     return r
 
 

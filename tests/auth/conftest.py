@@ -1,0 +1,73 @@
+"""Fixtures for the sign-in and security tests: outboxes for mail and SMS, and staff users without a factor."""
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+
+import pytest
+
+from core import mail
+from tenants.throttle import MemoryStore
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle(app, monkeypatch):
+    """Counts start at zero in every test (``app`` also sets the fast test parameters of argon2); pages are in
+    English here, so the tests can read the messages."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    MemoryStore.clear_all()
+    yield
+    MemoryStore.clear_all()
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch):
+    """Where e-mail lands in this test; ``outbox.mails()`` parses them, ``outbox.code()`` finds the last code."""
+    folder = tmp_path / "outbox"
+    monkeypatch.setattr(mail.settings, "outbox", str(folder))
+    monkeypatch.setattr(mail.settings, "smtp_url", None)
+
+    class Box:
+        path = folder
+
+        def mails(self):
+            files = sorted(folder.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns) if folder.exists() else []
+            return [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+
+        def last_body(self) -> str:
+            return self.mails()[-1].get_body(("plain",)).get_content()
+
+        def code(self) -> str:
+            return re.search(r"\b(\d{6})\b", self.last_body()).group(1)
+
+    return Box()
+
+
+@pytest.fixture
+def sms_box(app, tmp_path, monkeypatch):
+    """The development SMS gateway writes into this folder; ``sms_box.code()`` reads the last code."""
+    folder = tmp_path / "sms"
+    monkeypatch.setattr(app.extensions["arbor_sms"], "folder", folder)
+
+    class Box:
+        path = folder
+
+        def messages(self):
+            files = sorted(folder.glob("*.txt"), key=lambda f: f.stat().st_mtime_ns) if folder.exists() else []
+            return [f.read_text() for f in files]
+
+        def code(self) -> str:
+            return re.search(r"\b(\d{6})\b", self.messages()[-1]).group(1)
+
+    return Box()
+
+
+@pytest.fixture
+def make_user(db):
+    """The suite's make_user, plus ``totp=False`` (a staff user who still has to enrol) or ``totp=True``."""
+    from tests import support
+    from tests.conftest import _seq
+
+    def make(role=None, node=None, email=None, name="Test User", totp=None):
+        return support.make_user(role, node, email or f"user{next(_seq)}@test.arbor.ro", name, totp=totp)
+    return make

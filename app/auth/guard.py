@@ -111,8 +111,12 @@ def pending_user() -> tuple[User, dict] | tuple[None, None]:
 
 def complete_login(user: User, method: str, next_url: str | None = None) -> str:
     """Sign ``user`` in on a fresh session; ``method`` is how the second step passed (``none``: no factor).
-    Returns where to go next."""
+    Returns where to go next. A user who has a factor is never signed in with ``none``: they get the second
+    step instead."""
     user = _real(user)
+    if method == "none" and factors.has_factor(user):
+        begin_pending(user, next_url)
+        return url_for("auth.verify")
     _fresh_session()
     login_user(user)
     web_session.permanent = True

@@ -79,7 +79,7 @@ def _check(user: User, form: CodeForm, purpose: str, attempt: str) -> tuple[bool
 def _render_verify(user: User, mode: str, method: str, form, status: int = 200):
     methods = methods_for(user)
     return render_template("auth/verify.html", mode=mode, methods=methods, method=method, form=form,
-                           send_form=SendCodeForm(), next=request.values.get("next"),
+                           send_form=SendCodeForm(channel=method), next=request.values.get("next"),
                            destination=factors.masked(getattr(factors.factor(user, method), "destination", None))
                            if method in ("email", "sms") else None), status
 

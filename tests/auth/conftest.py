@@ -71,3 +71,31 @@ def make_user(db):
     def make(role=None, node=None, email=None, name="Test User", totp=None):
         return support.make_user(role, node, email or f"user{next(_seq)}@test.arbor.ro", name, totp=totp)
     return make
+
+
+def form_fields(html: str, form_id: str) -> dict:
+    """The fields a browser would submit from form ``#form_id`` (inputs with a name; the first of a name wins, as
+    ``request.form.get`` reads it)."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        inside, fields = False, {}
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form":
+                self.inside = a.get("id") == form_id
+            elif self.inside and tag == "input" and a.get("name"):
+                self.fields.setdefault(a["name"], a.get("value") or "")
+            elif self.inside and tag == "select" and a.get("name"):
+                self.fields.setdefault(a["name"], "")
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+
+    p = P()
+    p.fields = {}
+    p.feed(html)
+    assert p.fields, f"no form #{form_id}"
+    return p.fields

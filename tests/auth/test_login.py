@@ -209,3 +209,35 @@ def test_wrong_codes_are_throttled(client, teacher):
     r = client.post("/login/verify", data={"method": "totp", "code": totp_code(TOTP_SECRET, teacher)})
     assert r.status_code == 429
     assert any(e.new["scope"] == "second_factor" for e in actions("auth.lockout"))
+
+
+def test_other_modules_cannot_sign_in_a_user_with_a_factor_without_it(app, client, teacher, parent):
+    # Invitations sign new accounts in with complete_login(user, "none"): that only works without a factor.
+    from app.auth.guard import complete_login
+    client.get("/login")  # commits the test data (a request context's teardown would end the transaction)
+    with app.test_request_context("/"):
+        assert complete_login(teacher, "none").endswith("/login/verify")
+        from flask import session as web_session
+        assert "_user_id" not in web_session and web_session["pending"]["uid"] == teacher.id
+    with app.test_request_context("/"):
+        assert complete_login(parent, "none", "/jobs") == "/jobs"
+
+
+def test_the_pages_forms_work_as_a_browser_submits_them(client, parent, outbox):
+    """Submit the forms with exactly the fields the pages carry (hidden ones included)."""
+    from tests.auth.conftest import form_fields
+    factors.enrol(parent, "email", destination=parent.email)
+    login_page = client.get("/login").get_data(as_text=True)
+    fields = form_fields(login_page, "login-form")
+    fields.update(email=parent.email, password=PASSWORD)
+    r = client.post("/login", data=fields)
+    page = client.get(r.location).get_data(as_text=True)
+    send = form_fields(page, "send-code")
+    assert send["channel"] == "email"
+    client.post("/login/verify/send", data=send)
+    page = client.get("/login/verify?method=email").get_data(as_text=True)
+    fields = form_fields(page, "verify-form")
+    assert fields["method"] == "email"
+    fields["code"] = outbox.code()
+    r = client.post("/login/verify?method=email", data=fields)
+    assert r.status_code == 302 and client.get("/profile").status_code == 200

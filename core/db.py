@@ -51,7 +51,9 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes can never fail
+            # with "database is locked" because another connection committed in between (it waits instead).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -89,5 +91,7 @@ def _run_after_commit(sess):
 
 
 @event.listens_for(session_factory, "after_soft_rollback")
-def _drop_after_commit(sess, _previous_transaction):
-    sess.info.pop("after_commit", None)
+def _drop_after_commit(sess, previous_transaction):
+    # A rolled-back SAVEPOINT (begin_nested) leaves the outer transaction, and its callbacks, alive.
+    if not previous_transaction.nested:
+        sess.info.pop("after_commit", None)

@@ -2,9 +2,8 @@
 page, and the inspectorate's dashboard of schools with no account yet."""
 from __future__ import annotations
 
-from flask import (current_app, flash, g, redirect, render_template, request, session as web_session, url_for)
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -12,41 +11,24 @@ from wtforms import EmailField, PasswordField, SelectChoice, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.access import access, actor
+from app.auth.guard import complete_login
+from app.auth.views import password_messages
+from app.nav import ROLE_LABELS
 from app.pagination import paginate
 from app.web import bp
-from core import audit, mail
+from core import mail
 from core.db import session
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from tenants import invitations, policy, queries
 from tenants.invitations import Invitation
 from tenants.models import Node, User
 
-ROLE_LABELS = {
-    "commission": _l("Commission member"),
-    "admin": _l("Platform administrator"),
-    "isg": _l("General school inspector"),
-    "inspector": _l("School inspector"),
-    "director": _l("Director"),
-    "school_admin": _l("School administrator"),
-    "teacher": _l("Teacher"),
-    "unit_responsible": _l("Unit responsible"),
-    "unit_helper": _l("Unit helper"),
-    "pupil": _l("Pupil"),
-    "parent": _l("Parent"),
-    "statistics": _l("Statistics viewer"),
-}
 STATE_LABELS = {"pending": _l("pending"), "accepted": _l("accepted"), "expired": _l("expired"),
                 "revoked": _l("revoked")}
 CREATE_PROBLEMS = {
     "has_role": _l("This person already holds this role here."),
     "pending": _l("An invitation for this person and role is already pending here: resend it instead."),
     "incomplete": _l("An e-mail address and a name are needed."),
-}
-PASSWORD_PROBLEMS = {
-    "too_short": _l("The password needs at least 12 characters."),
-    "too_long": _l("The password may have at most 200 characters."),
-    "common": _l("This password is too common or too easy to guess."),
-    "personal": _l("The password must not contain your e-mail address or your name."),
 }
 
 
@@ -208,22 +190,9 @@ def schools_without_accounts(node: Node):
 # --- accepting (public: the signed link is the credential) ---
 
 def _sign_in(user: User) -> str:
-    """Sign the new account in as the sign-in page does; returns where to go (the second-factor enrolment for
-    staff, which the security module enforces from there)."""
-    try:
-        from app.auth.guard import complete_login
-    except ImportError:  # pragma: no cover - before the security module's guard is installed
-        complete_login = None
-    if complete_login is not None:
-        return complete_login(user, "none", url_for("web.home"))
-    lang = web_session.get("lang")
-    web_session.clear()
-    if lang:
-        web_session["lang"] = lang
-    login_user(user)
-    web_session.permanent = True
-    audit.record("auth.login", user=user, obj=user, reason="invitation accepted")
-    return url_for("web.home")
+    """Sign the new account in as the sign-in page does; returns where to go next (staff go on to enrol their
+    second factor, which the security module enforces from there)."""
+    return complete_login(user, "none", url_for("web.home"))
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -258,7 +227,7 @@ def accept_invitation(token: str):
             new_user = invitations.accept(token, _keys(), name=form.name.data, password=form.password.data)
         except Invalid as e:
             codes = e.details if isinstance(e.details, list) else []
-            form.password.errors.extend([str(PASSWORD_PROBLEMS.get(c, c)) for c in codes] or [e.message])
+            form.password.errors.extend(password_messages(codes) if codes else [e.message])
         except DomainError:
             return render_template("invitations/link_problem.html", state="used"), 410
         else:

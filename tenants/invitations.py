@@ -227,15 +227,9 @@ def revoke(inv: Invitation, actor: User) -> None:
 
 def check_password(password: str, email: str | None = None, name: str | None = None) -> None:
     """The platform's password policy; raises Invalid with the codes of ``tenants.passwords.PROBLEMS`` as details."""
-    problems_of = getattr(passwords, "password_problems", None)
-    if problems_of is not None:
-        codes = problems_of(password or "", email=email, name=name)
-        messages = getattr(passwords, "PROBLEMS", {})
-    else:  # pragma: no cover - the security module ships the policy
-        codes = ["too_short"] if len(password or "") < 12 else []
-        messages = {"too_short": "the password needs at least 12 characters"}
+    codes = passwords.password_problems(password or "", email=email, name=name)
     if codes:
-        raise Invalid("; ".join(messages.get(c, c) for c in codes), codes)
+        raise Invalid("; ".join(passwords.PROBLEMS.get(c, c) for c in codes), codes)
 
 
 def accept(token: str, secret_keys: list[str], *, user: User | None = None, name: str | None = None,

@@ -99,3 +99,38 @@ def form_fields(html: str, form_id: str) -> dict:
     p.feed(html)
     assert p.fields, f"no form #{form_id}"
     return p.fields
+
+
+@pytest.fixture
+def make_app(engine, db, tmp_path):
+    """make_app(overrides) → another app on the test database (production settings, an SMS provider, …). create_app
+    configures process-wide things (the session binding, argon2, mail, the job backend): they are put back."""
+    import dataclasses
+
+    from app import create_app
+    from core import db as core_db
+    from exports import jobs
+    from tenants import passwords
+
+    session_kw = dict(core_db.session_factory.kw)
+    hasher = passwords._hasher
+    mail_settings = dataclasses.replace(mail.settings)
+    backend = (jobs.backend.redis, getattr(jobs.backend, "app_context", None))
+
+    def restore():
+        core_db.session.remove()
+        core_db.session_factory.configure(bind=session_kw["bind"],
+                                          join_transaction_mode=session_kw.get("join_transaction_mode"))
+        passwords._hasher = hasher
+        mail.settings.__dict__.update(dataclasses.asdict(mail_settings))
+        jobs.backend.redis, jobs.backend.app_context = backend
+
+    def make(overrides: dict):
+        cfg = {"ENGINE": engine, "DATABASE_URL": str(engine.url), "INSTANCE_DIR": str(tmp_path), "REDIS_URL": None,
+               "MAIL_OUTBOX": str(tmp_path / "outbox"), "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8}
+        app = create_app({**cfg, **overrides})
+        restore()
+        return app
+
+    yield make
+    restore()

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from core import db as core_db
-from tenants import passwords
 from tests.support import PASSWORD, TOTP_SECRET, totp_code
 
 
 @pytest.fixture
-def prod_app(engine, tmp_path, db):
+def prod_app(make_app):
     """A production-configured app on the test database (its own app object; the test transaction is kept)."""
-    from app import create_app
-    kw = dict(core_db.session_factory.kw)
-    app = create_app({"ENV": "production", "SECRET_KEY": "prod-test-secret", "ENGINE": engine,
-                      "DATABASE_URL": str(engine.url), "INSTANCE_DIR": str(tmp_path), "REDIS_URL": None,
-                      "MAIL_OUTBOX": str(tmp_path / "outbox"), "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8})
-    # create_app binds the global session to the engine: put the test's rolled-back connection back.
-    core_db.session.remove()
-    core_db.session_factory.configure(bind=kw["bind"], join_transaction_mode=kw.get("join_transaction_mode"))
-    passwords.configure(time_cost=1, memory_cost=8, parallelism=1)
-    return app
+    return make_app({"ENV": "production", "SECRET_KEY": "prod-test-secret"})
 
 
-# What our TLS proxy adds; the test client itself speaks plain http to the app.
 HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "Referer": "https://localhost/login"}
 
 

@@ -74,19 +74,16 @@ def test_registry_refuses_duplicates_and_unknown_names():
     assert sms.make_gateway(None) is None
 
 
-def test_the_app_uses_the_http_gateway_when_configured(engine, tmp_path, provider, db, monkeypatch):
-    from app import create_app
-    from core import db as core_db
+def test_the_app_uses_the_http_gateway_when_configured(make_app, provider, monkeypatch):
     url, _ = provider
-    kw = dict(core_db.session_factory.kw)
     monkeypatch.setenv("SMS_GATEWAY_URL", url)
     monkeypatch.setenv("SMS_GATEWAY_TOKEN", "t0ken")
-    app = create_app({"ENV": "testing", "ENGINE": engine, "SECRET_KEY": "x", "INSTANCE_DIR": str(tmp_path),
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8, "REDIS_URL": None})
-    core_db.session.remove()
-    core_db.session_factory.configure(bind=kw["bind"], join_transaction_mode=kw.get("join_transaction_mode"))
+    app = make_app({"ENV": "testing", "SECRET_KEY": "x"})
     gw = app.extensions["arbor_sms"]
     assert isinstance(gw, sms.HttpGateway) and gw.url == url and gw.token == "t0ken"
+    # Production without a provider offers no SMS codes (rather than writing them to a folder).
+    monkeypatch.delenv("SMS_GATEWAY_URL")
+    assert make_app({"ENV": "production", "SECRET_KEY": "x"}).extensions["arbor_sms"] is None
 
 
 @pytest.mark.parametrize("raw,phone", [("0722 123 456", "+40722123456"), ("+40 (722) 123-456", "+40722123456"),

@@ -1,0 +1,52 @@
+"""Fixtures: the test tree with one user per workflow role, and a launched campaign on it."""
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from forms.operations import sync_builtin
+from workflows import campaigns
+
+
+def people(tree, make_user):
+    """One user per role where the A1.1 unit sits (commission, county A, school A1, unit A1.1) and a director and
+    responsible of the neighbouring school/unit, to test that membership must cover the node."""
+    return SimpleNamespace(
+        commission=make_user("commission", tree.ministry),
+        isg=make_user("isg", tree.a), inspector=make_user("inspector", tree.a),
+        inspector_b=make_user("inspector", tree.b),
+        director=make_user("director", tree.schools["A1"]), director_a2=make_user("director", tree.schools["A2"]),
+        responsible=make_user("unit_responsible", tree.units["A1.1"]),
+        responsible_12=make_user("unit_responsible", tree.units["A1.2"]),
+        helper=make_user("unit_helper", tree.units["A1.1"]),
+        teacher=make_user("teacher", tree.schools["A1"]),
+    )
+
+
+@pytest.fixture
+def who(tree, make_user):
+    return people(tree, make_user)
+
+
+def launch(who, tree, name="Monitorizare 2025"):
+    sync_builtin()
+    c = campaigns.create_campaign(who.commission, name=name, school_year=tree.year, deadline=dt.date(2026, 3, 1))
+    campaigns.launch_campaign(who.commission, c, "Vă invităm să începeți colectarea datelor.")
+    return c
+
+
+@pytest.fixture
+def campaign(who, tree):
+    return launch(who, tree)
+
+
+VALID_CLASS = {"last_benches.seats": 6}
+
+
+def fill_class(campaign, school_class, actor):
+    """Save values that pass submit-mode validation (the defaults only lack the last-benches seat count)."""
+    from workflows import values
+    cur = values.get_values(campaign, school_class)
+    return values.save_values(actor, campaign, school_class, VALID_CLASS, cur.version)

@@ -1,0 +1,403 @@
+"""The collection state machine on the tree: who may do what to a node (or class) of a campaign, and when.
+
+One entry point, :func:`transition`; :func:`available_actions` answers "what may this actor do here now" with the
+same checks. The rules (SPEC "Workflow on the tree", seed 003):
+
+- every state row is ``not_started`` → ``in_progress`` (first save) → ``submitted``, plus ``locked``, ``excluded``
+  (with a reason) and, for units, the extended section ``none`` → ``requested`` → ``submitted``;
+- the level directly above locks, unlocks and reopens (commission → inspectorate, inspectorate → school,
+  director → unit, unit responsible → class); a lock anywhere above a node freezes every action on it;
+- a node is submitted by its own level once every non-excluded child is submitted (classes: by the unit or the
+  form teacher's link); a unit's own form and a class table must also pass submit-mode validation;
+- a submitted node is reopened (with a reason) only when nothing above it is submitted;
+- the inspectorate excludes/includes schools and units (with a reason); requests the extended section of a unit,
+  even after submission, and the unit submits it.
+
+Concurrency: each transition locks the ancestors' rows ``FOR SHARE`` (top first) and its own row ``FOR UPDATE``,
+so two transitions on one node, or one on a node and one anywhere below it, run one after the other; saves of
+values take the same locks (:mod:`workflows.values`). SQLite serialises writers with ``BEGIN IMMEDIATE``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from core import audit
+from core.db import session, utcnow
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from tenants.models import Node, SchoolClass, User
+from tenants.policy import roles_at
+from workflows.models import Campaign, CampaignState, WorkflowEvent
+
+ACTIONS = ("lock", "unlock", "submit", "reopen", "exclude", "include", "request-extended", "submit-extended")
+# Who acts on a node of each level from the level directly above it (lock, unlock, reopen).
+ABOVE_ROLES = {"inspectorate": frozenset({"commission"}), "school": frozenset({"isg", "inspector"}),
+               "unit": frozenset({"director"}), "class": frozenset({"unit_responsible"})}
+# Who reports a node of each level complete ("link" = the class's form teacher through a signed link).
+SUBMIT_ROLES = {"inspectorate": frozenset({"isg", "inspector"}), "school": frozenset({"director"}),
+                "unit": frozenset({"unit_responsible"}),
+                "class": frozenset({"unit_responsible", "unit_helper", "link"})}
+INSPECTORATE_ROLES = frozenset({"isg", "inspector"})
+EXCLUDABLE = ("school", "unit")
+# Who fills the unit form, the extended section and class tables.
+EDIT_ROLES = frozenset({"unit_responsible", "unit_helper"})
+CHILD_NOUN = {"inspectorate": ("school", "schools"), "school": ("unit", "units"), "unit": ("class", "classes")}
+REASON_REQUIRED = frozenset({"reopen", "exclude"})
+
+
+# --- actors ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkActor:
+    """A form teacher acting through a signed link scoped to one class (the links themselves come later)."""
+    class_id: int
+    link_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"link {self.link_id} class {self.class_id}" if self.link_id else f"link class {self.class_id}"
+
+
+def as_actor(actor):
+    """A :class:`~tenants.models.User`, a :class:`LinkActor`, or a string ``"link:<class_id>[:<link_id>]"``."""
+    if isinstance(actor, str):
+        parts = actor.split(":")
+        if parts[0] != "link" or len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
+            raise ValueError(f"an actor string is 'link:<class_id>[:<link_id>]', not {actor!r}")
+        return LinkActor(int(parts[1]), int(parts[2]) if len(parts) == 3 else None)
+    return actor
+
+
+def actor_label(actor) -> str:
+    actor = as_actor(actor)
+    if isinstance(actor, LinkActor):
+        return actor.label
+    return f"user {actor.id}" if actor is not None else "system"
+
+
+def actor_user(actor) -> User | None:
+    return actor if isinstance(actor, User) else None
+
+
+def actor_roles(actor, state: CampaignState) -> set[str]:
+    """The roles ``actor`` holds over the state row's node (memberships on it or above it; a link: "link" on its
+    own class only)."""
+    actor = as_actor(actor)
+    if isinstance(actor, LinkActor):
+        return {"link"} if state.level == "class" and state.class_id == actor.class_id else set()
+    if actor is None or not getattr(actor, "active", False):
+        return set()
+    return roles_at(actor, state.node)
+
+
+# --- loading and locking -----------------------------------------------------------------------------------
+
+def state_for(campaign: Campaign, target) -> CampaignState:
+    """The state row of a node, class or state row in ``campaign``; NotFound when it does not take part."""
+    if isinstance(target, CampaignState):
+        if target.campaign_id != campaign.id:
+            raise NotFound()
+        return target
+    q = select(CampaignState).where(CampaignState.campaign_id == campaign.id)
+    if isinstance(target, SchoolClass):
+        q = q.where(CampaignState.class_id == target.id)
+    elif isinstance(target, Node):
+        q = q.where(CampaignState.node_id == target.id, CampaignState.class_id.is_(None))
+    else:
+        raise TypeError(f"not a node or class: {target!r}")
+    row = session.execute(q).scalar_one_or_none()
+    if row is None:
+        raise NotFound("this node does not take part in the campaign")
+    return row
+
+
+@dataclass
+class Chain:
+    """A state row with its ancestors' rows (top first), as locked for one operation."""
+    me: CampaignState
+    ancestors: list[CampaignState]
+
+    @property
+    def parent(self) -> CampaignState | None:
+        return self.ancestors[-1] if self.ancestors else None
+
+    def locked_above(self) -> CampaignState | None:
+        return next((a for a in self.ancestors if a.locked), None)
+
+    def submitted_above(self) -> CampaignState | None:
+        return next((a for a in reversed(self.ancestors) if a.state == "submitted"), None)
+
+    def excluded_above(self) -> CampaignState | None:
+        return next((a for a in self.ancestors if a.excluded), None)
+
+
+def _ancestors_query(state: CampaignState):
+    return (select(CampaignState)
+            .where(CampaignState.campaign_id == state.campaign_id, CampaignState.path.in_(state.ancestor_paths))
+            .order_by(func.length(CampaignState.path)))
+
+
+def lock_chain(state: CampaignState, *, exclusive_ancestors: bool = False) -> Chain:
+    """Lock the ancestors' rows (FOR SHARE, or FOR UPDATE when they will be written) top first, then the row
+    itself FOR UPDATE, and return them freshly read."""
+    ancestors = list(session.execute(
+        _ancestors_query(state).with_for_update(read=not exclusive_ancestors)
+        .execution_options(populate_existing=True)).scalars())
+    me = session.execute(select(CampaignState).where(CampaignState.id == state.id).with_for_update()
+                         .execution_options(populate_existing=True)).scalar_one()
+    return Chain(me, ancestors)
+
+
+def read_chain(state: CampaignState) -> Chain:
+    """The same rows without locks (for :func:`available_actions` and pages)."""
+    return Chain(state, list(session.execute(_ancestors_query(state)).scalars()))
+
+
+def describe(state: CampaignState) -> str:
+    if state.level == "class":
+        return f"class {state.school_class.name}"
+    return f"{state.level} {state.node.name}"
+
+
+def mark_started(chain: Chain) -> None:
+    """First activity in a subtree: the row and every not-started ancestor become in progress."""
+    for s in [*chain.ancestors, chain.me]:
+        if s.state == "not_started":
+            s.state = "in_progress"
+            s.updated_at = utcnow()
+
+
+def needs_start(state: CampaignState) -> bool:
+    """True when the row or one of its ancestors is still not started (read without locks: states never go back
+    to not_started, so a False answer stays true)."""
+    if state.state == "not_started":
+        return True
+    return session.execute(select(func.count()).select_from(
+        _ancestors_query(state).order_by(None).where(CampaignState.state == "not_started").subquery())).scalar_one() > 0
+
+
+# --- editability (shared with workflows.values) -------------------------------------------------------------
+
+def edit_blocker(campaign: Campaign, chain: Chain, section: str) -> str | None:
+    """Why the section's values of ``chain.me`` cannot be edited now, or None when they can."""
+    me = chain.me
+    if campaign.status != "running":
+        return f"the campaign is {campaign.status}: read-only"
+    if me.excluded or chain.excluded_above():
+        return "excluded from collection"
+    if me.locked:
+        return f"locked: the {describe(me)} is locked"
+    above = chain.locked_above()
+    if above is not None:
+        return f"locked above: the {describe(above)} is locked"
+    if section == "extended":
+        if me.extended == "submitted":
+            return "the extended section is submitted"
+        if me.extended == "requested":
+            return None
+    if me.state == "submitted":
+        return f"submitted: the {describe(me)} is submitted"
+    above = chain.submitted_above()
+    if above is not None:
+        return f"submitted above: the {describe(above)} is submitted"
+    return None
+
+
+# --- the rules ---------------------------------------------------------------------------------------------
+
+def _pending_children(state: CampaignState) -> int:
+    return session.execute(select(func.count()).where(
+        CampaignState.campaign_id == state.campaign_id, CampaignState.parent_id == state.id,
+        CampaignState.excluded.is_(False), CampaignState.state != "submitted")).scalar_one()
+
+
+def _allowed_roles(action: str, level: str) -> frozenset[str]:
+    if action in ("lock", "unlock", "reopen"):
+        return ABOVE_ROLES[level]
+    if action == "submit":
+        return SUBMIT_ROLES[level]
+    if action in ("exclude", "include"):
+        return INSPECTORATE_ROLES if level in EXCLUDABLE else frozenset()
+    if action == "request-extended":
+        return INSPECTORATE_ROLES if level == "unit" else frozenset()
+    if action == "submit-extended":
+        return frozenset({"unit_responsible"}) if level == "unit" else frozenset()
+    raise Invalid(f"unknown action {action!r}", details={"action": action, "actions": list(ACTIONS)})
+
+
+def check(actor, campaign: Campaign, chain: Chain, action: str, reason: str | None = None, *,
+          validate_forms: bool = True) -> None:
+    """Raise Forbidden (role), Conflict (state) or Invalid (reason, form values) when ``action`` may not happen."""
+    me = chain.me
+    allowed = _allowed_roles(action, me.level)
+    if not allowed & actor_roles(actor, me):
+        raise Forbidden(f"your role may not {action.replace('-', ' ')} this {me.level}")
+    if campaign.status != "running":
+        raise Conflict(f"the campaign is {campaign.status}: read-only")
+    above = chain.locked_above()
+    if above is not None:
+        raise Conflict(f"locked above: the {describe(above)} is locked")
+    above = chain.excluded_above()
+    if above is not None:
+        raise Conflict(f"excluded above: the {describe(above)} is excluded from collection")
+    if action != "include" and me.excluded:
+        raise Conflict(f"the {describe(me)} is excluded from collection")
+    if action in REASON_REQUIRED and not (reason or "").strip():
+        raise Invalid(f"a reason is required to {action}", details={"reason": "required"})
+    _RULES[action](actor, campaign, chain, validate_forms)
+
+
+def _no_submission_above(chain: Chain) -> None:
+    above = chain.submitted_above()
+    if above is not None:
+        raise Conflict(f"the {describe(above)} is submitted: it must be reopened first")
+
+
+def _lock(actor, campaign, chain, validate_forms):
+    if chain.me.locked:
+        raise Conflict(f"the {describe(chain.me)} is already locked")
+
+
+def _unlock(actor, campaign, chain, validate_forms):
+    if not chain.me.locked:
+        raise Conflict(f"the {describe(chain.me)} is not locked")
+
+
+def _submit(actor, campaign, chain, validate_forms):
+    me = chain.me
+    if me.locked:
+        raise Conflict(f"locked: the {describe(me)} is locked")
+    if me.state == "submitted":
+        raise Conflict(f"the {describe(me)} is already submitted")
+    _no_submission_above(chain)
+    if me.level in CHILD_NOUN:
+        pending = _pending_children(me)
+        if pending:
+            one, many = CHILD_NOUN[me.level]
+            raise Conflict(f"{pending} {one if pending == 1 else many} not submitted",
+                           details={"pending": pending})
+    if validate_forms and me.level in ("unit", "class"):
+        _validate_section(campaign, me, me.level)
+
+
+def _reopen(actor, campaign, chain, validate_forms):
+    if chain.me.state != "submitted":
+        raise Conflict(f"the {describe(chain.me)} is not submitted")
+    _no_submission_above(chain)
+
+
+def _exclude(actor, campaign, chain, validate_forms):
+    if chain.me.excluded:
+        raise Conflict(f"the {describe(chain.me)} is already excluded")
+    _no_submission_above(chain)
+
+
+def _include(actor, campaign, chain, validate_forms):
+    if not chain.me.excluded:
+        raise Conflict(f"the {describe(chain.me)} is not excluded")
+    _no_submission_above(chain)
+
+
+def _request_extended(actor, campaign, chain, validate_forms):
+    if chain.me.extended == "requested":
+        raise Conflict("the extended section is already requested")
+
+
+def _submit_extended(actor, campaign, chain, validate_forms):
+    me = chain.me
+    if me.extended != "requested":
+        raise Conflict("the extended section was not requested" if me.extended == "none"
+                       else "the extended section is already submitted")
+    if me.locked:
+        raise Conflict(f"locked: the {describe(me)} is locked")
+    if validate_forms:
+        _validate_section(campaign, me, "extended")
+
+
+def _validate_section(campaign: Campaign, state: CampaignState, section: str) -> None:
+    from workflows import values
+    errors = values.submit_errors(campaign, state, section)
+    if errors:
+        raise Invalid(f"the {section if section != 'class' else 'class table'} has {len(errors)} problem(s)",
+                      details={"section": section, "errors": [e.to_dict() for e in errors]})
+
+
+_RULES = {"lock": _lock, "unlock": _unlock, "submit": _submit, "reopen": _reopen, "exclude": _exclude,
+          "include": _include, "request-extended": _request_extended, "submit-extended": _submit_extended}
+
+
+def _apply(me: CampaignState, action: str, reason: str | None) -> None:
+    if action in ("lock", "unlock"):
+        me.locked = action == "lock"
+    elif action == "submit":
+        me.state = "submitted"
+    elif action == "reopen":
+        me.state = "in_progress"
+    elif action == "exclude":
+        me.excluded, me.exclusion_reason = True, reason.strip()
+    elif action == "include":
+        me.excluded, me.exclusion_reason = False, None
+    elif action == "request-extended":
+        me.extended = "requested"
+    elif action == "submit-extended":
+        me.extended = "submitted"
+    me.updated_at = utcnow()
+
+
+# --- the public surface ------------------------------------------------------------------------------------
+
+def record_event(campaign: Campaign, state: CampaignState, action: str, actor, *, reason: str | None = None,
+                 before=None, after=None) -> WorkflowEvent:
+    """Append a history row and the matching audit entry (same transaction)."""
+    user, label = actor_user(actor), actor_label(actor)
+    event = WorkflowEvent(campaign_id=campaign.id, state_id=state.id, action=action,
+                          user_id=getattr(user, "id", None), actor=label, reason=reason, before=before, after=after)
+    session.add(event)
+    audit.record(f"workflow.{action}", user=user, actor=label, object_type="campaign_states", object_id=state.id,
+                 node_id=state.node_id, old=before, new={"campaign_id": campaign.id, **(after or {})}, reason=reason)
+    return event
+
+
+def transition(actor, campaign: Campaign, target, action: str, reason: str | None = None) -> CampaignState:
+    """Apply ``action`` to the node/class ``target`` of ``campaign`` for ``actor`` (a User or a link actor).
+
+    Locks the rows, checks the rules (Forbidden 403 / Conflict 409 / Invalid 422), changes the state, appends a
+    WorkflowEvent and an audit entry, queues the e-mails (sent after the commit) and flushes. The caller commits.
+    """
+    if action not in ACTIONS:
+        raise Invalid(f"unknown action {action!r}", details={"action": action, "actions": list(ACTIONS)})
+    actor = as_actor(actor)
+    state = state_for(campaign, target)
+    exclusive = action == "submit" and needs_start(state)
+    chain = lock_chain(state, exclusive_ancestors=exclusive)
+    session.refresh(campaign)  # a concurrent close is seen
+    check(actor, campaign, chain, action, reason)
+    before = chain.me.snapshot()
+    if action == "submit":
+        mark_started(chain)
+    _apply(chain.me, action, reason)
+    record_event(campaign, chain.me, action, actor, reason=(reason or "").strip() or None, before=before,
+                 after=chain.me.snapshot())
+    session.flush()
+    from workflows import notify
+    notify.transition(campaign, chain, action, actor, reason)
+    return chain.me
+
+
+def available_actions(actor, campaign: Campaign, target) -> list[str]:
+    """The actions ``actor`` may take on ``target`` now (form validity is checked only by the submit itself)."""
+    actor = as_actor(actor)
+    state = state_for(campaign, target)
+    chain = read_chain(state)
+    out = []
+    for action in ACTIONS:
+        try:
+            check(actor, campaign, chain, action, reason="(checking)", validate_forms=False)
+        except DomainError:
+            continue
+        out.append(action)
+    return out
+
+
+__all__ = ["ACTIONS", "LinkActor", "as_actor", "available_actions", "edit_blocker", "state_for", "transition"]

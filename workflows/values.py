@@ -1,0 +1,157 @@
+"""Form values of a campaign (unit form, class tables, extended section) with optimistic versions.
+
+A values row starts at version 0 holding nothing: its values are then the form's defaults generated from the class
+or unit parameters. :func:`save_values` merges a partial update, cleans it with the forms engine, and writes it
+with ``UPDATE … WHERE version = :expected`` — of two saves based on one version exactly one wins; the other gets
+a Conflict naming the current version and the fields changed since.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from core.db import session, utcnow
+from core.errors import Conflict, Forbidden, Invalid
+from forms import engine
+from forms.definitions import Definition
+from forms.operations import load_definition
+from tenants.models import SchoolClass
+from tenants.queries import buildings_of
+from workflows import state as sm
+from workflows.models import Campaign, CampaignState, CampaignValues, WorkflowEvent
+
+
+@dataclass
+class FormValues:
+    section: str
+    values: dict
+    version: int
+    definition: Definition
+    context: dict
+
+
+def section_of(state: CampaignState, section: str | None) -> str:
+    if section is None:
+        return "class" if state.level == "class" else "unit"
+    ok = ("class",) if state.level == "class" else ("unit", "extended") if state.level == "unit" else ()
+    if section not in ok:
+        raise Invalid(f"a {state.level} has no {section} section", details={"section": section})
+    return section
+
+
+def definition_for(campaign: Campaign, section: str) -> Definition:
+    return load_definition(*campaign.form_pin(section))
+
+
+def context_for(state: CampaignState, section: str) -> dict:
+    if section == "class":
+        return engine.class_context(state.school_class)
+    if section == "unit":
+        classes = session.execute(select(SchoolClass).join(CampaignState, CampaignState.class_id == SchoolClass.id)
+                                  .where(CampaignState.parent_id == state.id)).scalars()
+        return engine.unit_context(state.node, session.execute(buildings_of(state.node)).scalars(), classes)
+    # The flagged classes come from the unit's indicator results (reports); none until those are wired in.
+    return engine.extended_context([])
+
+
+def _row(state: CampaignState, section: str, *, lock: bool = False) -> CampaignValues:
+    q = select(CampaignValues).where(CampaignValues.state_id == state.id, CampaignValues.section == section)
+    if lock:
+        q = q.with_for_update()
+    return session.execute(q.execution_options(populate_existing=True)).scalar_one()
+
+
+def _current(campaign: Campaign, state: CampaignState, section: str, row: CampaignValues) -> FormValues:
+    definition = definition_for(campaign, section)
+    ctx = context_for(state, section)
+    values = dict(row.values) if row.version else engine.compute(
+        definition, engine.generate_defaults(definition, ctx), ctx)
+    return FormValues(section, values, row.version, definition, ctx)
+
+
+def get_values(campaign: Campaign, target, section: str | None = None) -> FormValues:
+    """The stored values (or the generated defaults before the first save) with their version."""
+    state = sm.state_for(campaign, target)
+    section = section_of(state, section)
+    return _current(campaign, state, section, _row(state, section))
+
+
+def submit_errors(campaign: Campaign, state: CampaignState, section: str) -> list:
+    """Submit-mode validation errors of the current values (an empty list when they may be submitted)."""
+    cur = _current(campaign, state, section, _row(state, section))
+    return engine.validate(cur.definition, cur.values, cur.context, mode="submit")
+
+
+def _may_edit(actor, state: CampaignState) -> bool:
+    allowed = sm.EDIT_ROLES | ({"link"} if state.level == "class" else set())
+    return bool(sm.actor_roles(actor, state) & allowed)
+
+
+def _changed_since(state: CampaignState, section: str, version: int) -> list[str]:
+    events = session.execute(select(WorkflowEvent.after).where(WorkflowEvent.state_id == state.id,
+                                                              WorkflowEvent.action == "save")).scalars()
+    fields: set[str] = set()
+    for after in events:
+        if after and after.get("section") == section and after.get("version", 0) > version:
+            fields.update(after.get("fields") or ())
+    return sorted(fields)
+
+
+def save_values(actor, campaign: Campaign, target, values: dict, expected_version: int, mode: str = "draft",
+                section: str | None = None) -> FormValues:
+    """Merge ``values`` into the section's stored values and save them as the next version.
+
+    Forbidden when the actor may not fill this form; Conflict when the node (or anything above it) is locked,
+    submitted or excluded, or when ``expected_version`` is not the current one (details: current version and the
+    fields changed since); Invalid with per-field errors when the values are wrong (``mode="draft"`` accepts
+    incomplete data, ``"submit"`` does not). The first save moves the node and its ancestors to in progress."""
+    if not isinstance(values, dict):
+        raise Invalid("values must be an object of field keys to values", details={"values": "invalid"})
+    actor = sm.as_actor(actor)
+    state = sm.state_for(campaign, target)
+    section = section_of(state, section)
+    if not _may_edit(actor, state):
+        raise Forbidden(f"your role may not fill this {state.level}'s data")
+    chain = sm.lock_chain(state, exclusive_ancestors=sm.needs_start(state))
+    session.refresh(campaign)
+    blocker = sm.edit_blocker(campaign, chain, section)
+    if blocker:
+        raise Conflict(blocker)
+    row = _row(chain.me, section, lock=True)
+    if row.version != expected_version:
+        raise Conflict(f"the data changed since version {expected_version} (now version {row.version}): "
+                       "reload and apply your changes again",
+                       details={"current_version": row.version,
+                                "changed_fields": _changed_since(chain.me, section, expected_version)})
+    cur = _current(campaign, chain.me, section, row)
+    merged = {**cur.values, **values}
+    cleaned = engine.clean(cur.definition, merged, cur.context, mode=mode)
+    if cleaned.errors:
+        raise Invalid(f"{len(cleaned.errors)} problem(s) in the values",
+                      details={"fields": {k or "": [e.message for e in errs]
+                                          for k, errs in cleaned.errors_by_field().items()},
+                               "errors": [e.to_dict() for e in cleaned.errors]})
+    new_values = cleaned.values
+    changed = sorted(k for k in set(new_values) | set(cur.values) if new_values.get(k) != cur.values.get(k))
+    label = sm.actor_label(actor)
+    result = session.execute(
+        update(CampaignValues)
+        .where(CampaignValues.id == row.id, CampaignValues.version == expected_version)
+        .values(values=new_values, version=CampaignValues.version + 1, updated_at=utcnow(), updated_by=label)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # another save won in between
+        raise Conflict(f"the data changed since version {expected_version}: reload and apply your changes again",
+                       details={"current_version": _row(chain.me, section).version,
+                                "changed_fields": _changed_since(chain.me, section, expected_version)})
+    sm.mark_started(chain)
+    chain.me.updated_at = utcnow()
+    sm.record_event(campaign, chain.me, "save", actor, before={k: cur.values.get(k) for k in changed},
+                    after={"section": section, "version": expected_version + 1, "fields": changed,
+                           "state": chain.me.state, "values": {k: new_values.get(k) for k in changed}}
+                    if changed else {"section": section, "version": expected_version + 1, "fields": []})
+    session.flush()
+    return FormValues(section, new_values, expected_version + 1, cur.definition, cur.context)
+
+
+__all__ = ["FormValues", "get_values", "save_values", "submit_errors"]

@@ -17,8 +17,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     _init_database(app)
+    _init_security(app)  # first, so the https redirect runs before CSRF or any other check
     _init_extensions(app)
-    _init_security(app)
     _init_errors(app)
     _register_blueprints(app)
     from app import cli
@@ -104,7 +104,7 @@ def _init_security(app: Flask) -> None:
     @app.before_request
     def _https_only():
         if app.config["FORCE_HTTPS"] and not request.is_secure:
-            return redirect(request.url.replace("http://", "https://", 1), code=301)
+            return redirect(request.url.replace("http://", "https://", 1), code=308)  # 308 keeps POST a POST
         return None
 
     @app.after_request

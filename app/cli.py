@@ -15,8 +15,7 @@ from sqlalchemy import select
 from core.db import session, utcnow
 from core.errors import DomainError
 from exports.jobs import QUEUES
-
-MIN_PASSWORD = 8
+from tenants import passwords
 
 
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:
@@ -92,8 +91,9 @@ def _users_commands() -> AppGroup:
         if user is None:
             if password is None:
                 password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-            if len(password) < MIN_PASSWORD:
-                raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
+            problems = passwords.check_password_policy(password, email=email, name=name)
+            if problems:
+                raise click.ClickException("password refused: " + "; ".join(problems))
         elif password is not None:
             raise click.ClickException(f"{email} already exists; its password is not changed here")
 

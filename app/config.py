@@ -95,6 +95,7 @@ def load(overrides: dict | None = None) -> dict:
         "MAIL_OUTBOX": env_str("ARBOR_MAIL_OUTBOX", str(instance / "outbox")),
         "SMTP_URL": env_str("SMTP_URL"),
         "MAIL_FROM": env_str("MAIL_FROM", "Arbor <no-reply@arbor.local>"),
+        "INVITATION_DAYS": env_int("ARBOR_INVITATION_DAYS", 7),
     }
     cfg.update(overrides)
     if prod:

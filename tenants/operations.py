@@ -195,7 +195,11 @@ def user_for_token(raw: str) -> tuple[User, ApiToken] | None:
             return None
     if not tok.user.active:
         return None
-    tok.last_used_at = now
+    last = tok.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    if last is None or (now - last).total_seconds() > 60:
+        tok.last_used_at = now
     return tok.user, tok
 
 

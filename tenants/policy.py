@@ -69,6 +69,12 @@ def visible_paths(user: User | None) -> list[str]:
     return roots
 
 
+def paths_with(user: User | None, permission: str) -> list[str]:
+    """Roots of the subtrees where one of the user's memberships grants ``permission``."""
+    paths = sorted({g.path for g in grants(user) if permission in ROLE_PERMISSIONS[g.role]})
+    return [p for i, p in enumerate(paths) if not any(p.startswith(r) for r in paths[:i])]
+
+
 def can_see(user: User | None, node: Node) -> bool:
     return any(node.path.startswith(r) for r in visible_paths(user))
 

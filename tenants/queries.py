@@ -7,7 +7,7 @@ from sqlalchemy.orm import aliased
 from core.db import session
 from core.errors import NotFound
 from tenants.models import Building, Node, SchoolClass, SchoolYear, search_key
-from tenants.policy import visible_paths
+from tenants.policy import paths_with, visible_paths
 
 
 def subtree_filter(paths: list[str]):
@@ -35,8 +35,9 @@ def get_visible_or_404(model, object_id, user):
     return obj
 
 
-def visible_nodes(user) -> Select:
-    return select(Node).where(subtree_filter(visible_paths(user)))
+def visible_nodes(user, permission: str = "tree.view") -> Select:
+    """Nodes in the subtrees where the user holds ``permission`` (pupils and parents browse no tree)."""
+    return select(Node).where(subtree_filter(paths_with(user, permission)))
 
 
 def children(node: Node) -> Select:

@@ -37,7 +37,7 @@ DEVICE_SALT = "arbor.device"
 DEVICE_DAYS = 90
 HALF_SESSION_ENDPOINTS = frozenset({
     "auth.enrol", "auth.enrol_totp", "auth.enrol_code", "auth.enrol_code_confirm", "auth.reauth",
-    "auth.reauth_send", "auth.logout", "auth.set_language", "web.set_language", "static",
+    "auth.reauth_send", "auth.logout", "web.set_language", "static",
 })
 
 

@@ -78,14 +78,6 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/lang/<code>", methods=["POST"])
-@access(public=True)
-def set_language(code: str):
-    if code in ("ro", "en"):
-        web_session["lang"] = code
-    return redirect(safe_next(request.form.get("next")))
-
-
 def _tokens(user: User) -> list[ApiToken]:
     return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id)
                                 .order_by(ApiToken.created_at.desc())).scalars())

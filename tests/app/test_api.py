@@ -246,3 +246,29 @@ def test_the_owner_retries_a_failed_job_through_the_api(app, client, tree, make_
     st = client.get(f"/api/v1/jobs/{job.id}", headers=headers).json  # in-process: it ran after the commit
     assert (st["status"], st["attempts"]) == ("done", 2)
     assert_error(client.post(f"/api/v1/jobs/{job.id}/retry", headers=headers), 409, "conflict")
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(client, tree, make_user):
+    """API reads must not turn into a write on every call: last_used_at moves only after a minute."""
+    import datetime as dt
+
+    from core.db import session
+    from tenants import operations
+    from tenants.models import ApiToken
+    user = make_user("inspector", tree.a)
+    tok, raw = operations.issue_token(user, "t")
+    tok_id = tok.id
+    headers = {"Authorization": f"Bearer {raw}"}
+
+    def last_used():
+        return session.get(ApiToken, tok_id).last_used_at
+
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() == first
+    session.get(ApiToken, tok_id).last_used_at = first - dt.timedelta(minutes=2)
+    session.flush()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() > first - dt.timedelta(minutes=2)

@@ -60,7 +60,7 @@ def test_users_create_prompts_for_the_password_when_not_given(cli, committed_tre
 
 def test_users_create_adds_a_membership_to_an_existing_user(cli, committed_tree):
     args = ("users", "create", "--email", "t@test.arbor.ro", "--name", "T", "--node")
-    assert cli(*args, committed_tree.schools["A1"].code, "--role", "teacher", "--password", "x" * 12).exit_code == 0
+    assert cli(*args, committed_tree.schools["A1"].code, "--role", "teacher", "--password", "quiet river lantern").exit_code == 0
     r = cli(*args, committed_tree.schools["A2"].code, "--role", "teacher")
     assert r.exit_code == 0 and "existing user" in r.output
     assert sorted(m.node_id for m in user("t@test.arbor.ro").memberships) == sorted(
@@ -86,7 +86,8 @@ def test_users_create_refuses_with_a_clear_message(cli, committed_tree, args, me
 
 
 @pytest.mark.parametrize("email,password,message", [("not-an-email", "long enough!", "not an e-mail address"),
-                                                    ("short@test.arbor.ro", "short", "at least 8 characters")])
+                                                    ("short@test.arbor.ro", "short", "at least 12 characters"),
+                                                    ("p@test.arbor.ro", "Password1234", "too common")])
 def test_users_create_checks_email_and_password(cli, committed_tree, email, password, message):
     r = cli("users", "create", "--email", email, "--name", "X", "--role", "inspector", "--node", "CA",
             "--password", password)

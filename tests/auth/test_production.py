@@ -19,7 +19,10 @@ HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "Refere
 def test_plain_http_is_redirected_to_https(prod_app):
     c = prod_app.test_client()
     r = c.get("/login?next=/profile", base_url="http://localhost")
-    assert r.status_code == 301 and r.location == "https://localhost/login?next=/profile"
+    assert r.status_code == 308 and r.location == "https://localhost/login?next=/profile"
+    # A form posted over plain HTTP is redirected with its method kept (308), not turned into a GET.
+    r = c.post("/login", data={"email": "x"}, base_url="http://localhost")
+    assert r.status_code == 308 and r.location == "https://localhost/login"
 
 
 def test_https_through_the_proxy_gets_hsts_and_the_headers(prod_app):

@@ -70,3 +70,12 @@ def test_search_ignores_diacritics_and_case(tree, make_user):
     by_code = session.execute(queries.search_nodes(inspector, tree.units["A2.1"].code)).scalars().all()
     assert by_code == [tree.units["A2.1"]]
     assert session.execute(queries.search_nodes(inspector, "Școala B1")).scalars().all() == []
+
+
+def test_pupils_and_parents_search_no_tree(tree, make_user):
+    """A pupil's membership makes their school visible for their own register, not browsable or searchable."""
+    pupil = make_user("pupil", tree.schools["A1"])
+    assert session.execute(queries.search_nodes(pupil, "Școala")).scalars().all() == []
+    assert policy.paths_with(pupil, "tree.view") == []
+    teacher = make_user("teacher", tree.schools["A1"])
+    assert [n.name for n in session.execute(queries.search_nodes(teacher, "scoala")).scalars()] == ["Școala A1"]

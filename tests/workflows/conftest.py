@@ -50,3 +50,22 @@ def fill_class(campaign, school_class, actor):
     from workflows import values
     cur = values.get_values(campaign, school_class)
     return values.save_values(actor, campaign, school_class, VALID_CLASS, cur.version)
+
+
+VALID_UNIT = {"buildings.classrooms": 4, "buildings.notes": "Toate clasele în corpul A"}
+
+
+def fill_unit(campaign, unit, actor):
+    from workflows import values
+    cur = values.get_values(campaign, unit)
+    return values.save_values(actor, campaign, unit, VALID_UNIT, cur.version)
+
+
+def submit_unit(campaign, tree, key, who_resp, who_unit=None):
+    """Fill and submit both classes of unit ``key``, then its form, then the unit."""
+    from workflows import state
+    for k in (0, 1):
+        fill_class(campaign, tree.classes[f"{key}.{k}"], who_resp)
+        state.transition(who_resp, campaign, tree.classes[f"{key}.{k}"], "submit")
+    fill_unit(campaign, tree.units[key], who_resp)
+    state.transition(who_unit or who_resp, campaign, tree.units[key], "submit")

@@ -27,20 +27,22 @@ ROLES = tuple(ROLE_LEVEL)
 STAFF_ROLES = frozenset(ROLES) - {"pupil", "parent"}
 
 _TREE = {"tree.view"}
+# campaigns are national: every tree viewer may read them (node data stays scoped); the commission runs them
+_CAMPAIGNS = {"campaigns.view"}
 _NETWORK = {"network.import", "network.export", "structure.import", "structure.export"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "commission": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
-    "admin": frozenset(_TREE | {"users.manage", "users.invite", "nomenclatures.manage", "forms.manage"}),
-    "isg": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
-    "inspector": frozenset(_TREE | _NETWORK | {"users.invite", "jobs.view"}),
-    "director": frozenset(_TREE | {"structure.import", "structure.export", "users.invite"}),
-    "school_admin": frozenset(_TREE | {"structure.export"}),
-    "teacher": frozenset(_TREE),
-    "unit_responsible": frozenset(_TREE | {"structure.import", "structure.export", "users.invite"}),
-    "unit_helper": frozenset(_TREE),
+    "commission": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view", "campaigns.manage"}),
+    "admin": frozenset(_TREE | _CAMPAIGNS | {"users.manage", "users.invite", "nomenclatures.manage", "forms.manage"}),
+    "isg": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view"}),
+    "inspector": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view"}),
+    "director": frozenset(_TREE | _CAMPAIGNS | {"structure.import", "structure.export", "users.invite"}),
+    "school_admin": frozenset(_TREE | _CAMPAIGNS | {"structure.export"}),
+    "teacher": frozenset(_TREE | _CAMPAIGNS),
+    "unit_responsible": frozenset(_TREE | _CAMPAIGNS | {"structure.import", "structure.export", "users.invite"}),
+    "unit_helper": frozenset(_TREE | _CAMPAIGNS),
     "pupil": frozenset(),
     "parent": frozenset(),
-    "statistics": frozenset(_TREE),
+    "statistics": frozenset(_TREE | _CAMPAIGNS),
 }
 PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
 

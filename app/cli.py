@@ -16,6 +16,7 @@ from core.db import session, utcnow
 from core.errors import DomainError
 from exports.jobs import QUEUES
 from tenants import passwords
+from tenants.models import Node
 
 
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:
@@ -178,6 +179,25 @@ def _seed_commands() -> AppGroup:
         else:
             _commit_or_fail(demo.seed)
         click.echo(demo.accounts_text())
+
+    @seed_cli.command("national")
+    @click.option("--scale", type=click.FloatRange(0.001, 2.0), default=1.0, show_default=True,
+                  help="1.0 = ~7,000 schools, ~17,000 units, ~140,000 classes")
+    @click.option("--seed", "rng_seed", type=int, default=20261121, show_default=True)
+    def seed_national(scale, rng_seed):
+        """A deterministic synthetic country at real size (or a fraction of it)."""
+        import time
+
+        from tenants import national
+
+        if current_app.config["ENV"] == "production":
+            raise click.ClickException("synthetic data never goes into a production database")
+        if session.execute(select(Node.id).where(Node.level != "ministry").limit(1)).first():
+            raise click.ClickException("the database already holds a network; seed into an empty one")
+        started = time.perf_counter()
+        stats = _commit_or_fail(lambda: national.seed_national(scale=scale, seed=rng_seed))
+        click.echo(f"{stats.counties} inspectorates, {stats.schools} schools, {stats.units} units, "
+                   f"{stats.classes} classes, {stats.pupils} pupils in {time.perf_counter() - started:.1f} s")
 
     return seed_cli
 

@@ -194,3 +194,17 @@ def test_jobs_retry_runs_a_failed_job_again(cli, inspector):
     again = cli("jobs", "retry", str(job.id))
     assert again.exit_code != 0 and "already finished" in again.output
     assert cli("jobs", "retry", "999999").exit_code != 0
+
+
+def test_seed_national_at_a_small_scale(app, db):
+    from sqlalchemy import func, select
+
+    from core.db import session
+    from tenants.models import Node
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["seed", "national", "--scale", "0.01"])
+    assert r.exit_code == 0, r.output
+    assert "42 inspectorates" in r.output
+    assert session.execute(select(func.count()).where(Node.level == "inspectorate")).scalar() == 42
+    again = runner.invoke(args=["seed", "national", "--scale", "0.01"])
+    assert again.exit_code != 0 and "already holds a network" in again.output

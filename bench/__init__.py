@@ -1,0 +1,1 @@
+"""Benchmarks: run by ``bench/run``; each prints one JSON object per measurement and a table at the end."""

@@ -15,6 +15,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(cfg)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(config_mod.ROOT / "app" / "translations")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     _init_database(app)
     _init_security(app)  # first, so the https redirect runs before CSRF or any other check

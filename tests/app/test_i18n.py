@@ -135,3 +135,19 @@ def test_a_signed_in_users_choice_is_remembered(app, tree, make_user, login, com
     second.post("/language", data={"lang": "ro", "next": "/"})
     assert session.get(User, user.id).locale == "ro"
     assert "Unde lucrați" in second.get("/").get_data(as_text=True)
+
+
+def test_setup_script_compiles_the_catalogs():
+    """scripts/setup is what gives a fresh clone its Romanian pages: its compile step must run and must not hide
+    a failure (a swallowed usage error once left a fresh clone in English)."""
+    import subprocess
+    from pathlib import Path
+
+    from app.config import ROOT
+    lines = [ln.strip() for ln in (ROOT / "scripts" / "setup").read_text().splitlines() if "pybabel" in ln]
+    assert lines and all("|| true" not in ln and "2>/dev/null" not in ln for ln in lines)
+    mo = Path(ROOT / "app/translations/ro/LC_MESSAGES/messages.mo")
+    mo.unlink(missing_ok=True)
+    for ln in lines:
+        subprocess.run(ln, shell=True, cwd=ROOT, check=True, env={"PATH": "/usr/bin:/bin"})
+    assert mo.exists() and mo.stat().st_size > 1000

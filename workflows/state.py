@@ -192,6 +192,8 @@ def edit_blocker(campaign: Campaign, chain: Chain, section: str) -> str | None:
     if above is not None:
         return f"locked above: the {describe(above)} is locked"
     if section == "extended":
+        if me.extended == "none":
+            return "the extended section was not requested"
         if me.extended == "submitted":
             return "the extended section is submitted"
         if me.extended == "requested":

@@ -73,6 +73,100 @@ PATHS: dict = {
         "responses": {"202": _json(_ref("Job"), "Queued again"), **_err(401, 403, 404, 409)}}},
 }
 
+# --- campaigns (app/api/campaigns.py) ----------------------------------------------------------------------
+_ACTIONS = ["lock", "unlock", "submit", "reopen", "exclude", "include", "request-extended", "submit-extended"]
+_CID = _id("campaign_id")
+_ACTION = {"name": "action", "in": "path", "required": True, "schema": {"enum": _ACTIONS},
+           "description": "lock/unlock/reopen: the level directly above; submit: the node's own level; "
+                          "exclude/include (schools, units) and request-extended (units): the inspectorate; "
+                          "submit-extended: the unit responsible. An unknown action is 404."}
+_REASON_BODY = {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {
+    "reason": {"type": "string", "description": "Required to reopen and exclude; recorded in the history"}}}}}}
+_VALUES_BODY = {"required": True, "content": {"application/json": {"schema": _ref("ValuesUpdate")}}}
+_SECTION = _query("section", {"enum": ["unit", "extended"], "default": "unit"},
+                  "The unit form (default) or its extended section (open once the inspectorate requests it)")
+_SAVE_DESC = ("Merges `values` into the stored values and saves them as version `version + 1`. A draft save accepts "
+              "incomplete data but refuses wrong types and out-of-range values (422, `details.fields` names each "
+              "field). 409 when `version` is stale (`details.current_version` and `details.changed_fields` say what "
+              "changed) or when the node or anything above it is locked, submitted or excluded, or the campaign is "
+              "not running. 403 when the caller's role does not fill this form. Needs a token with the `write` scope "
+              "or the session cookie with `X-CSRFToken`.")
+PATHS.update({
+    "/api/v1/campaigns": {
+        "get": {"operationId": "list_campaigns", "summary": "Campaigns, newest first (campaigns are national)",
+                "parameters": [_query("status", {"enum": ["draft", "running", "closed", "archived"]},
+                                      "Only campaigns with this status")],
+                "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
+                    "items": {"type": "array", "items": _ref("Campaign")}}}), **_err(401, 403, 422)}},
+        "post": {"operationId": "create_campaign", "summary": "Create a draft campaign (the commission)",
+                 "description": "Pins form and ruleset versions: each pin is optional (default: the shipped form, "
+                                "its latest published version).",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CampaignNew")}}},
+                 "responses": {"201": _json(_ref("Campaign"), "Created as a draft"), **_err(401, 403, 409, 422)}}},
+    "/api/v1/campaigns/{campaign_id}": {"get": {
+        "operationId": "get_campaign", "summary": "One campaign (visible to everyone who may view campaigns)",
+        "parameters": [_CID], "responses": {"200": _json(_ref("Campaign")), **_err(401, 403, 404)}}},
+    "/api/v1/campaigns/{campaign_id}/launch": {"post": {
+        "operationId": "launch_campaign", "summary": "Launch a draft campaign and invite the inspectorates",
+        "description": "Snapshots the participating inspectorates, schools, units and classes; later network "
+                       "changes do not alter the running campaign. 409 unless the campaign is a draft.",
+        "parameters": [_CID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["message"], "properties": {
+                "message": {"type": "string", "minLength": 1,
+                            "description": "The invitation to the inspectorates"}}}}}},
+        "responses": {"200": _json(_ref("LaunchedCampaign")), **_err(401, 403, 404, 409, 422)}}},
+    "/api/v1/campaigns/{campaign_id}/nodes/{node_id}": {"get": {
+        "operationId": "campaign_node", "summary": "A node's workflow state, its children's counts by state and "
+                                                   "the actions the caller may take now",
+        "description": "404 when the node is outside the caller's subtree, does not take part in the campaign, or "
+                       "the campaign does not exist. The ministry node gives the inspectorates' counts.",
+        "parameters": [_CID, _id("node_id")],
+        "responses": {"200": _json(_ref("NodeState")), **_err(401, 403, 404)}}},
+    "/api/v1/campaigns/{campaign_id}/nodes/{node_id}/actions/{action}": {"post": {
+        "operationId": "campaign_node_action", "summary": "Apply a workflow action to a node",
+        "description": "409 when the state forbids it (the message says why: locked above, children not "
+                       "submitted, already submitted …); 403 when the node is visible but the caller's role may not; "
+                       "422 when a required reason is missing or the node's form does not pass submit validation.",
+        "parameters": [_CID, _id("node_id"), _ACTION], "requestBody": _REASON_BODY,
+        "responses": {"200": _json(_ref("NodeState"), "The new state"), **_err(401, 403, 404, 409, 422)}}},
+    "/api/v1/campaigns/{campaign_id}/nodes/{node_id}/history": {"get": {
+        "operationId": "campaign_node_history", "summary": "The node's workflow events, oldest first",
+        "parameters": [_CID, _id("node_id")],
+        "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": _ref("WorkflowEvent")}}}), **_err(401, 403, 404)}}},
+    "/api/v1/campaigns/{campaign_id}/classes/{class_id}": {"get": {
+        "operationId": "campaign_class", "summary": "A class's workflow state and the caller's actions on it",
+        "parameters": [_CID, _id("class_id")],
+        "responses": {"200": _json(_ref("ClassState")), **_err(401, 403, 404)}}},
+    "/api/v1/campaigns/{campaign_id}/classes/{class_id}/actions/{action}": {"post": {
+        "operationId": "campaign_class_action", "summary": "Apply a workflow action to a class table",
+        "description": "Classes are locked, unlocked and reopened by the unit responsible and submitted by the "
+                       "unit; the same 403/409/422 rules as for nodes.",
+        "parameters": [_CID, _id("class_id"), _ACTION], "requestBody": _REASON_BODY,
+        "responses": {"200": _json(_ref("ClassState"), "The new state"), **_err(401, 403, 404, 409, 422)}}},
+    "/api/v1/campaigns/{campaign_id}/classes/{class_id}/table": {
+        "get": {"operationId": "get_class_table", "summary": "A class table's values and version",
+                "description": "Before the first save the values are the defaults generated from the class "
+                               "parameters (version 0).",
+                "parameters": [_CID, _id("class_id")],
+                "responses": {"200": _json(_ref("Values")), **_err(401, 403, 404)}},
+        "put": {"operationId": "put_class_table", "summary": "Save a class table (optimistic version)",
+                "description": _SAVE_DESC, "parameters": [_CID, _id("class_id")], "requestBody": _VALUES_BODY,
+                "responses": {"200": _json(_ref("Values"), "Saved; the new version"),
+                              **_err(401, 403, 404, 409, 422)}}},
+    "/api/v1/campaigns/{campaign_id}/units/{unit_id}/form": {
+        "get": {"operationId": "get_unit_form", "summary": "A unit form's (or extended section's) values and version",
+                "parameters": [_CID, _id("unit_id"), _SECTION],
+                "responses": {"200": _json(_ref("Values")), **_err(401, 403, 404, 422)}},
+        "put": {"operationId": "put_unit_form", "summary": "Save a unit form or its extended section (optimistic "
+                                                           "version)",
+                "description": _SAVE_DESC, "parameters": [_CID, _id("unit_id"), _SECTION],
+                "requestBody": _VALUES_BODY,
+                "responses": {"200": _json(_ref("Values"), "Saved; the new version"),
+                              **_err(401, 403, 404, 409, 422)}}},
+})
+
 _NULLABLE_STR = {"type": ["string", "null"]}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 SCHEMAS = {
@@ -99,6 +193,54 @@ SCHEMAS = {
         "result": {"description": "The task's result once done"}, "error": _NULLABLE_STR,
         "attempts": {"type": "integer"}, "created_at": _TIME, "started_at": _TIME, "finished_at": _TIME}},
 }
+
+_PIN = {"type": "object", "properties": {"key": {"type": "string"}, "version": {"type": "integer", "minimum": 1}}}
+_DATE = {"type": ["string", "null"], "format": "date"}
+_STATE_PROPS = {
+    "level": {"enum": ["ministry", "inspectorate", "school", "unit", "class"]},
+    "state": {"enum": ["not_started", "in_progress", "submitted", None]}, "locked": {"type": "boolean"},
+    "excluded": {"type": "boolean"}, "exclusion_reason": _NULLABLE_STR,
+    "extended": {"enum": ["none", "requested", "submitted", None], "description": "The extended section (units)"},
+    "updated_at": _TIME}
+_COUNT = {"type": "integer", "minimum": 0}
+SCHEMAS.update({
+    "CampaignNew": {"type": "object", "required": ["name", "school_year_id", "deadline"], "properties": {
+        "name": {"type": "string", "minLength": 1}, "school_year_id": {"type": "integer"},
+        "deadline": {"type": "string", "format": "date"}, "opens_on": {"type": "string", "format": "date"},
+        "unit_form": _PIN, "class_form": _PIN, "extended_form": _PIN, "ruleset": _PIN}},
+    "Campaign": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"},
+        "status": {"enum": ["draft", "running", "closed", "archived"]}, "school_year_id": {"type": "integer"},
+        "school_year": _NULLABLE_STR, "opens_on": _DATE, "deadline": {"type": "string", "format": "date"},
+        "invitation": _NULLABLE_STR,
+        "forms": {"type": "object", "properties": {"unit": _PIN, "class": _PIN, "extended": _PIN}},
+        "ruleset": _PIN, "created_at": _TIME, "launched_at": _TIME, "closed_at": _TIME, "archived_at": _TIME}},
+    "LaunchedCampaign": {"allOf": [_ref("Campaign"), {"type": "object", "properties": {"rows": {
+        "type": "object", "description": "State rows written per level", "additionalProperties": _COUNT}}}]},
+    "Counts": {"type": "object", "description": "The direct children by state (excluded ones only as excluded)",
+               "properties": {**{k: _COUNT for k in ("total", "not_started", "in_progress", "submitted", "locked",
+                                                      "excluded", "extended_requested", "extended_submitted")},
+                              "last_activity": _TIME}},
+    "NodeState": {"type": "object", "properties": {
+        "campaign_id": {"type": "integer"}, "node": _ref("Node"), **_STATE_PROPS, "children": _ref("Counts"),
+        "actions": {"type": "array", "items": {"type": "string"}, "description": "What the caller may do now"}}},
+    "ClassState": {"type": "object", "properties": {
+        "campaign_id": {"type": "integer"}, "class_id": {"type": "integer"}, "unit_id": {"type": "integer"},
+        "name": {"type": "string"}, **_STATE_PROPS, "actions": {"type": "array", "items": {"type": "string"}}}},
+    "ValuesUpdate": {"type": "object", "required": ["values", "version"], "properties": {
+        "values": {"type": "object", "description": "Field key → value; fields left out keep their value"},
+        "version": {"type": "integer", "minimum": 0, "description": "The version these changes are based on"}}},
+    "Values": {"type": "object", "properties": {
+        "campaign_id": {"type": "integer"}, "section": {"enum": ["unit", "class", "extended"]},
+        "values": {"type": "object"}, "version": {"type": "integer", "minimum": 0},
+        "state": {"type": "object", "properties": _STATE_PROPS}, "editable": {"type": "boolean"},
+        "read_only_reason": _NULLABLE_STR}},
+    "WorkflowEvent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "action": {"type": "string"}, "actor": {"type": "string"},
+        "user_id": {"type": ["integer", "null"]}, "reason": _NULLABLE_STR,
+        "before": {"description": "State (or changed values) before"}, "after": {"description": "State after"},
+        "at": _TIME}},
+})
 
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "arb_…",

@@ -2,6 +2,7 @@
 (API) or the login page (web). New id-taking routes are covered automatically through their ``access`` data."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -9,11 +10,16 @@ import pytest
 from exports.models import Job
 from tenants.invitations import Invitation
 from tenants.models import Building, ImportBatch, Node, SchoolClass
+from workflows.models import Campaign
 
 # Routes with an id argument that are deliberately not loaded through ``access(load=…)``, with the reason.
 UNSCOPED_ID_ROUTES = {
     "auth.revoke_token": "a token is looked up among the caller's own tokens only",
+    "api.get_campaign": "campaigns are national: every campaign viewer reads them (node data below is scoped)",
+    "api.launch_campaign": "campaigns are national; only the commission (at the ministry) may launch",
 }
+# Values for route arguments that are not ids (so the request fails on scope, not on routing).
+OTHER_ARGS = {"action": "lock"}
 
 
 def objects_in_b(tree, make_user) -> dict:
@@ -27,7 +33,28 @@ def objects_in_b(tree, make_user) -> dict:
     session.add_all([job, batch, invitation])
     session.flush()
     return {Node: tree.schools["B1"], SchoolClass: tree.classes["B1.1.0"], Building: tree.buildings["B1.1"],
-            Job: job, ImportBatch: batch, Invitation: invitation}
+            Job: job, ImportBatch: batch, Invitation: invitation, Campaign: _launched_campaign(tree, make_user)}
+
+
+def _launched_campaign(tree, make_user) -> Campaign:
+    """A running campaign (national: it stands for the *other* id of routes like /campaigns/<id>/nodes/<id>)."""
+    from forms.operations import sync_builtin
+    from workflows import campaigns
+    sync_builtin()
+    commission = make_user("commission", tree.ministry)
+    c = campaigns.create_campaign(commission, name="Sweep", school_year=tree.year, deadline=dt.date(2026, 3, 1))
+    campaigns.launch_campaign(commission, c, "Invitație")
+    return c
+
+
+def _other_arg(arg: str, objs: dict):
+    """A real value for a route argument other than the access-loaded one: an existing object's id for
+    ``<model>_id`` (so ``<int:…>`` routes match and the 404 can only come from scoping), else OTHER_ARGS."""
+    if arg.endswith("_id"):
+        by_arg = {f"{m.__name__.lower()}_id": o for m, o in objs.items()}
+        assert arg in by_arg, f"no object for route argument {arg!r}: add its model to objects_in_b"
+        return by_arg[arg].id
+    return OTHER_ARGS.get(arg, "x")
 
 
 def _id_rules(app):
@@ -64,7 +91,7 @@ def test_cross_county_ids_get_404(app, client, tree, make_user, login):
         assert acc is not None and acc.model is not None, f"{rule.endpoint} takes an id but loads no scoped model"
         values = {acc.arg: objs[acc.model].id}
         for arg in rule.arguments - {acc.arg}:
-            values[arg] = "x"
+            values[arg] = _other_arg(arg, objs)
         for method in _methods(rule):
             r = client.open(_url(rule, values), method=method, json={} if rule.rule.startswith("/api/") else None)
             assert r.status_code == 404, f"{method} {rule.rule} gave {r.status_code} for county B's object"

@@ -61,6 +61,9 @@ NAV: list[Entry] = [
     Entry("web.search", _l("Search"), lambda u: policy.can(u, "tree.view"), ("web.node",)),
     Entry("web.imports", _l("Imports"), may_import),
     Entry("web.invitations", _l("Invitations"), lambda u: policy.can(u, "users.invite")),
+    Entry("web.campaigns", _l("Campaigns"), lambda u: policy.can(u, "campaigns.view"),
+          ("web.campaign_new", "web.node_campaigns", "web.campaign_node", "web.unit_form", "web.unit_extended",
+           "web.class_table")),
     Entry("web.jobs", _l("Jobs"), policy.is_staff, ("web.job",)),
 ]
 
@@ -71,6 +74,7 @@ NODE_PAGES = [
     ("web.import_structure", _l("Import classes"), "structure.import", ALL_LEVELS),
     ("web.invite", _l("Invite someone"), "users.invite", ALL_LEVELS),
     ("web.schools_without_accounts", _l("Schools with no account yet"), "users.invite", ("inspectorate",)),
+    ("web.node_campaigns", _l("Data collection"), "campaigns.view", ALL_LEVELS),
 ]
 # Downloads of a node's data, each in every format of EXPORT_FORMATS (endpoints take node_id and fmt).
 NODE_DOWNLOADS = [

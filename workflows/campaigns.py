@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, cast, insert, literal, select
+from sqlalchemy import String, cast, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from core import audit
@@ -106,7 +106,7 @@ def _snapshot(c: Campaign) -> dict[str, int]:
                        & parent.class_id.is_(None)))
         q = q.add_columns(literal("not_started"), literal(False), literal(False), literal("none"), literal(now)) \
             .where(Node.level == level, Node.active.is_(True))
-        counts[level] = session.execute(insert(CampaignState).from_select(cols, q)).rowcount
+        session.execute(insert(CampaignState).from_select(cols, q))
     unit_state = aliased(CampaignState)
     q = (select(literal(c.id), literal("class"), SchoolClass.unit_id, SchoolClass.id, unit_state.id,
                 unit_state.path + literal("c") + cast(SchoolClass.id, String) + literal("/"),
@@ -115,9 +115,12 @@ def _snapshot(c: Campaign) -> dict[str, int]:
          .join(unit_state, (unit_state.node_id == SchoolClass.unit_id) & (unit_state.campaign_id == c.id)
                & (unit_state.level == "unit"))
          .where(SchoolClass.school_year_id == c.school_year_id))
-    counts["class"] = session.execute(insert(CampaignState).from_select(
+    session.execute(insert(CampaignState).from_select(
         ["campaign_id", "level", "node_id", "class_id", "parent_id", "path", "county_id", "school_id", "state",
-         "locked", "excluded", "extended", "updated_at"], q)).rowcount
+         "locked", "excluded", "extended", "updated_at"], q))
+    # Counted afterwards: an INSERT … SELECT's rowcount is -1 on some drivers (psycopg through the ORM).
+    counts.update(dict(session.execute(select(CampaignState.level, func.count()).where(
+        CampaignState.campaign_id == c.id).group_by(CampaignState.level)).all()))
     for level, section in (("unit", "unit"), ("unit", "extended"), ("class", "class")):
         q = select(literal(c.id), CampaignState.id, literal(section), literal({}, type_=CampaignValues.values.type),
                    literal(0)).where(CampaignState.campaign_id == c.id, CampaignState.level == level)

@@ -215,3 +215,16 @@ def test_available_actions_per_role(campaign, tree, who):
     assert available_actions(who.director, campaign, tree.units["A1.1"]) == ["lock"]
     assert available_actions(who.responsible, campaign, tree.classes["A1.1.0"]) == ["lock", "submit"]
     assert available_actions(who.inspector_b, campaign, tree.schools["A1"]) == []
+
+
+def test_launch_reports_the_snapshot_sizes(db, tree, make_user):
+    """The counts returned (and audited) at launch are the real row counts, on every engine."""
+    import datetime as dt
+
+    from forms.operations import sync_builtin
+    from workflows import campaigns
+    sync_builtin()
+    commission = make_user("commission", tree.ministry)
+    c = campaigns.create_campaign(commission, name="Test", school_year=tree.year, deadline=dt.date(2026, 3, 31))
+    counts = campaigns.launch_campaign(commission, c, "Începem.")
+    assert counts == {"inspectorate": 2, "school": 4, "unit": 8, "class": 16}

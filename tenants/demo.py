@@ -1,4 +1,5 @@
-"""Demo data: the ministry, three counties with about five schools each, classes, one account per role."""
+"""Demo data: the ministry, three counties with about five schools each, classes, one account per role, the
+built-in forms and one launched data collection campaign."""
 from __future__ import annotations
 
 import datetime as dt
@@ -53,6 +54,17 @@ ACCOUNTS = [
     ("statistica@demo.arbor.ro", "Victor Stan", "statistics", "ministry"),
 ]
 
+# The running campaign of the demo (fixed dates inside the demo's school year, so the demo is deterministic).
+CAMPAIGN_NAME = "Monitorizarea segregării școlare 2025–2026"
+CAMPAIGN_OPENS = dt.date(2026, 3, 2)
+CAMPAIGN_DEADLINE = dt.date(2026, 3, 31)
+CAMPAIGN_INVITATION = (
+    "Stimați colegi,\n\n"
+    "Vă invităm să începeți colectarea datelor pentru monitorizarea segregării școlare în anul școlar 2025–2026. "
+    "Unitățile completează fișa unității și tabelele claselor, directorii transmit școlile, iar inspectoratele "
+    "transmit județul până la 31 martie 2026.\n\n"
+    "Vă mulțumim,\nComisia Națională pentru Desegregare și Incluziune Educațională")
+
 
 def demo_totp_secret(email: str) -> str:
     """The deterministic TOTP secret of a demo account (development only; printed by ``flask seed demo``)."""
@@ -98,7 +110,22 @@ def seed(rng_seed: int = 2026) -> dict:
         operations.add_membership(user, keys[where], role)
         if role in STAFF_ROLES:  # staff must use a second factor: an authenticator app with a known secret
             factors.add_confirmed_totp(user, demo_totp_secret(email))
+    seed_campaign(year)
     return keys
+
+
+def seed_campaign(year):
+    """The built-in forms (published), and the demo campaign created and launched by the commission account."""
+    from forms.operations import sync_builtin
+    from tenants.models import User
+    from workflows import campaigns
+
+    sync_builtin()
+    commission = session.execute(select(User).where(User.email == ACCOUNTS[0][0])).scalar_one()
+    campaign = campaigns.create_campaign(commission, name=CAMPAIGN_NAME, school_year=year,
+                                         deadline=CAMPAIGN_DEADLINE, opens_on=CAMPAIGN_OPENS)
+    campaigns.launch_campaign(commission, campaign, CAMPAIGN_INVITATION)
+    return campaign
 
 
 def _classes(unit: Node, year, rng: random.Random, lang: str, rural: bool) -> None:
@@ -114,7 +141,8 @@ def _classes(unit: Node, year, rng: random.Random, lang: str, rural: bool) -> No
 
 def accounts_text() -> str:
     from tenants.policy import STAFF_ROLES
-    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
+    lines = [f"Running campaign: {CAMPAIGN_NAME} (deadline {CAMPAIGN_DEADLINE.isoformat()})",
+             f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
     for email, _name, role, where in ACCOUNTS:
         totp = f"  TOTP secret {demo_totp_secret(email)}" if role in STAFF_ROLES else "  (no second factor)"
         lines.append(f"  {role:<17} {email:<28} at {where:<8}{totp}")

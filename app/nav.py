@@ -58,7 +58,8 @@ def may_import(user) -> bool:
 
 NAV: list[Entry] = [
     Entry("web.home", _l("Home"), lambda u: True),
-    Entry("web.search", _l("Search"), lambda u: policy.can(u, "tree.view"), ("web.node",)),
+    Entry("web.search", _l("Search"), lambda u: policy.can(u, "tree.view"),
+          ("web.node", "web.structure", "web.building_new", "web.building_edit", "web.class_new", "web.class_edit")),
     Entry("web.imports", _l("Imports"), may_import),
     Entry("web.invitations", _l("Invitations"), lambda u: policy.can(u, "users.invite")),
     Entry("web.campaigns", _l("Campaigns"), lambda u: policy.can(u, "campaigns.view"),
@@ -72,6 +73,7 @@ ALL_LEVELS = ("ministry", "inspectorate", "school", "unit")
 NODE_PAGES = [
     ("web.import_network", _l("Import the network"), "network.import", ("ministry", "inspectorate")),
     ("web.import_structure", _l("Import classes"), "structure.import", ALL_LEVELS),
+    ("web.structure", _l("Buildings and classes"), "structure.edit", ("unit",)),
     ("web.invite", _l("Invite someone"), "users.invite", ALL_LEVELS),
     ("web.schools_without_accounts", _l("Schools with no account yet"), "users.invite", ("inspectorate",)),
     ("web.node_campaigns", _l("Data collection"), "campaigns.view", ALL_LEVELS),

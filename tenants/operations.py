@@ -71,10 +71,19 @@ def create_school_year(name: str, starts_on: dt.date, ends_on: dt.date, current:
     return year
 
 
+def _building_free(unit_id: int, name: str, exclude_id: int | None = None) -> None:
+    q = select(Building.id).where(Building.unit_id == unit_id, Building.name == name)
+    if exclude_id is not None:
+        q = q.where(Building.id != exclude_id)
+    if session.execute(q).first():
+        raise Conflict(f"the unit already has a building named {name}", details={"name": "duplicate"})
+
+
 def create_building(unit: Node, name: str, actor=None, address: str | None = None,
                     classrooms: int | None = None) -> Building:
     if unit.level != "unit":
         raise Invalid("buildings belong to units")
+    _building_free(unit.id, name)
     b = Building(unit_id=unit.id, name=name, address=address, classrooms=classrooms)
     session.add(b)
     session.flush()
@@ -83,13 +92,52 @@ def create_building(unit: Node, name: str, actor=None, address: str | None = Non
     return b
 
 
+BUILDING_FIELDS = ("name", "address", "classrooms")
+
+
+def update_building(b: Building, changes: dict, actor=None) -> bool:
+    """Apply whitelisted changes (name, address, classrooms); True when something changed."""
+    if "name" in changes and changes["name"] != b.name:
+        _building_free(b.unit_id, changes["name"], exclude_id=b.id)
+    old = {f: getattr(b, f) for f in BUILDING_FIELDS}
+    for f in BUILDING_FIELDS:
+        if f in changes:
+            setattr(b, f, changes[f])
+    new = {f: getattr(b, f) for f in BUILDING_FIELDS}
+    if new == old:
+        return False
+    session.flush()
+    audit.record("building.update", user=actor, actor=None if actor else "system", obj=b, node_id=b.unit_id,
+                 old={k: v for k, v in old.items() if new[k] != v}, new={k: v for k, v in new.items() if old[k] != v})
+    return True
+
+
+def _class_name_free(unit_id: int, year_id: int, name: str, exclude_id: int | None = None) -> None:
+    q = select(SchoolClass.id).where(SchoolClass.unit_id == unit_id, SchoolClass.school_year_id == year_id,
+                                     SchoolClass.name == name)
+    if exclude_id is not None:
+        q = q.where(SchoolClass.id != exclude_id)
+    if session.execute(q).first():
+        raise Conflict(f"the unit already has a class named {name} in this school year", details={"name": "duplicate"})
+
+
+def _check_building(unit_id: int, building_id: int | None) -> None:
+    if building_id is not None:
+        b = session.get(Building, building_id)
+        if b is None or b.unit_id != unit_id:
+            raise Invalid("the building belongs to another unit", details={"building_id": "other unit"})
+
+
 def create_class(unit: Node, year: SchoolYear, *, name: str, grade_level: int, pupils: int = 0,
                  teaching_language: str = "ro", education_form: str = "day", combined: bool = False,
-                 actor=None) -> SchoolClass:
+                 building_id: int | None = None, actor=None) -> SchoolClass:
     if unit.level != "unit":
         raise Invalid("classes belong to units")
+    _class_name_free(unit.id, year.id, name)
+    _check_building(unit.id, building_id)
     c = SchoolClass(unit_id=unit.id, school_year_id=year.id, name=name, grade_level=grade_level, pupils=pupils,
-                    teaching_language=teaching_language, education_form=education_form, combined=combined)
+                    teaching_language=teaching_language, education_form=education_form, combined=combined,
+                    building_id=building_id)
     session.add(c)
     session.flush()
     audit.record("class.create", user=actor, actor=None if actor else "system", obj=c, node_id=unit.id,
@@ -98,11 +146,17 @@ def create_class(unit: Node, year: SchoolYear, *, name: str, grade_level: int, p
 
 
 def update_class(c: SchoolClass, changes: dict, actor=None) -> bool:
-    old = {f: getattr(c, f) for f in CLASS_FIELDS}
-    for f in CLASS_FIELDS:
+    """Apply whitelisted changes (the parameters of CLASS_FIELDS and the name); True when something changed."""
+    fields = ("name",) + CLASS_FIELDS
+    if "name" in changes and changes["name"] != c.name:
+        _class_name_free(c.unit_id, c.school_year_id, changes["name"], exclude_id=c.id)
+    if changes.get("building_id") is not None and changes["building_id"] != c.building_id:
+        _check_building(c.unit_id, changes["building_id"])
+    old = {f: getattr(c, f) for f in fields}
+    for f in fields:
         if f in changes:
             setattr(c, f, changes[f])
-    new = {f: getattr(c, f) for f in CLASS_FIELDS}
+    new = {f: getattr(c, f) for f in fields}
     if new == old:
         return False
     session.flush()

@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("web", __name__)
 
 from app.web import campaign_entry, campaigns, imports, invitations, views  # noqa: E402,F401
+from app.web import structure  # noqa: E402,F401

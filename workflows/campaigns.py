@@ -18,6 +18,7 @@ from forms.operations import get_definition_row, get_ruleset
 from tenants.models import Node, SchoolClass, SchoolYear, User
 from tenants.policy import roles_at
 from workflows import notify
+from workflows.errors import refuse
 from workflows.models import Campaign, CampaignState, CampaignValues
 
 DEFAULT_FORMS = {"unit": "segregation.unit_form", "class": "segregation.class_table",
@@ -29,13 +30,13 @@ def _root() -> Node:
     root = session.execute(select(Node).where(Node.parent_id.is_(None), Node.level == "ministry")
                            .order_by(Node.id).limit(1)).scalar()
     if root is None:
-        raise Conflict("there is no ministry node yet")
+        raise refuse(Conflict, "no_ministry")
     return root
 
 
 def _require_commission(user: User, node: Node) -> None:
     if "commission" not in roles_at(user, node):
-        raise Forbidden("only the commission manages campaigns")
+        raise refuse(Forbidden, "commission_only")
 
 
 def _pin(section: str, key: str | None, version: int | None) -> tuple[str, int]:
@@ -43,10 +44,11 @@ def _pin(section: str, key: str | None, version: int | None) -> tuple[str, int]:
     try:
         row = get_definition_row(key, version)
     except NotFound:
-        raise Invalid(f"form {key} v{version or 'latest'} is not published", details={f"{section}_form": key}) \
-            from None
+        raise refuse(Invalid, "form_not_published", details={f"{section}_form": key}, form=key, version=version,
+                     section=section) from None
     if row.scope != section:
-        raise Invalid(f"form {key} is a {row.scope} form, not a {section} form", details={f"{section}_form": key})
+        raise refuse(Invalid, "form_wrong_scope", details={f"{section}_form": key}, form=key, scope=row.scope,
+                     section=section)
     return row.key, row.version
 
 
@@ -61,14 +63,15 @@ def create_campaign(actor: User, *, name: str, school_year: SchoolYear, deadline
     _require_commission(actor, root)
     name = (name or "").strip()
     if not name:
-        raise Invalid("a campaign needs a name", details={"name": "required"})
+        raise refuse(Invalid, "name_required", details={"name": "required"})
     if opens_on is not None and opens_on > deadline:
-        raise Invalid("the campaign must open before its deadline", details={"deadline": "before opening"})
+        raise refuse(Invalid, "opens_after_deadline", details={"deadline": "before opening"})
     pins = {s: _pin(s, *p) for s, p in (("unit", unit_form), ("class", class_form), ("extended", extended_form))}
     try:
         rs = get_ruleset(ruleset[0] or DEFAULT_RULESET, ruleset[1])
     except NotFound:
-        raise Invalid("the ruleset is not published", details={"ruleset": ruleset[0] or DEFAULT_RULESET}) from None
+        raise refuse(Invalid, "ruleset_not_published", details={"ruleset": ruleset[0] or DEFAULT_RULESET},
+                     ruleset=ruleset[0] or DEFAULT_RULESET, version=ruleset[1]) from None
     c = Campaign(name=name, school_year_id=school_year.id, root_id=root.id, status="draft", deadline=deadline,
                  opens_on=opens_on, unit_form_key=pins["unit"][0], unit_form_version=pins["unit"][1],
                  class_form_key=pins["class"][0], class_form_version=pins["class"][1],
@@ -137,10 +140,10 @@ def launch_campaign(actor: User, campaign: Campaign, message: str) -> dict[str, 
     root = session.get(Node, campaign.root_id)
     _require_commission(actor, root)
     if campaign.status != "draft":
-        raise Conflict(f"the campaign is {campaign.status}; only a draft can be launched")
+        raise refuse(Conflict, "launch_not_draft", status=campaign.status)
     message = (message or "").strip()
     if not message:
-        raise Invalid("the launch needs an invitation message to the inspectorates", details={"message": "required"})
+        raise refuse(Invalid, "invitation_required", details={"message": "required"})
     counts = _snapshot(campaign)
     campaign.status, campaign.launched_at, campaign.invitation = "running", utcnow(), message
     session.flush()
@@ -157,7 +160,7 @@ def _move(actor: User, campaign: Campaign, frm: str, to: str, stamp: str) -> Cam
                                .execution_options(populate_existing=True)).scalar_one()
     _require_commission(actor, session.get(Node, campaign.root_id))
     if campaign.status != frm:
-        raise Conflict(f"the campaign is {campaign.status}, not {frm}")
+        raise refuse(Conflict, "wrong_status", status=campaign.status, expected=frm)
     campaign.status = to
     setattr(campaign, stamp, utcnow())
     session.flush()

@@ -28,6 +28,7 @@ from core.db import session, utcnow
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from tenants.models import Node, SchoolClass, User
 from tenants.policy import roles_at
+from workflows.errors import Refusal, refuse, subject
 from workflows.models import Campaign, CampaignState, WorkflowEvent
 
 ACTIONS = ("lock", "unlock", "submit", "reopen", "exclude", "include", "request-extended", "submit-extended")
@@ -154,12 +155,6 @@ def read_chain(state: CampaignState) -> Chain:
     return Chain(state, list(session.execute(_ancestors_query(state)).scalars()))
 
 
-def describe(state: CampaignState) -> str:
-    if state.level == "class":
-        return f"class {state.school_class.name}"
-    return f"{state.level} {state.node.name}"
-
-
 def mark_started(chain: Chain) -> None:
     """First activity in a subtree: the row and every not-started ancestor become in progress."""
     for s in [*chain.ancestors, chain.me]:
@@ -179,31 +174,38 @@ def needs_start(state: CampaignState) -> bool:
 
 # --- editability (shared with workflows.values) -------------------------------------------------------------
 
-def edit_blocker(campaign: Campaign, chain: Chain, section: str) -> str | None:
-    """Why the section's values of ``chain.me`` cannot be edited now, or None when they can."""
+def edit_refusal(campaign: Campaign, chain: Chain, section: str) -> Refusal | None:
+    """Why the section's values of ``chain.me`` cannot be edited now (code and params), or None when they can."""
     me = chain.me
     if campaign.status != "running":
-        return f"the campaign is {campaign.status}: read-only"
-    if me.excluded or chain.excluded_above():
-        return "excluded from collection"
+        return Refusal("campaign_read_only", {"status": campaign.status})
+    excluded = me if me.excluded else chain.excluded_above()
+    if excluded is not None:
+        return Refusal("excluded_from_collection", subject(excluded))
     if me.locked:
-        return f"locked: the {describe(me)} is locked"
+        return Refusal("locked", subject(me))
     above = chain.locked_above()
     if above is not None:
-        return f"locked above: the {describe(above)} is locked"
+        return Refusal("locked_above", subject(above))
     if section == "extended":
         if me.extended == "none":
-            return "the extended section was not requested"
+            return Refusal("extended_not_requested")
         if me.extended == "submitted":
-            return "the extended section is submitted"
+            return Refusal("extended_submitted")
         if me.extended == "requested":
             return None
     if me.state == "submitted":
-        return f"submitted: the {describe(me)} is submitted"
+        return Refusal("submitted", subject(me))
     above = chain.submitted_above()
     if above is not None:
-        return f"submitted above: the {describe(above)} is submitted"
+        return Refusal("submitted_above", subject(above))
     return None
+
+
+def edit_blocker(campaign: Campaign, chain: Chain, section: str) -> str | None:
+    """Why the section's values of ``chain.me`` cannot be edited now, in English, or None when they can."""
+    refusal = edit_refusal(campaign, chain, section)
+    return refusal.message if refusal is not None else None
 
 
 # --- the rules ---------------------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def _allowed_roles(action: str, level: str) -> frozenset[str]:
         return INSPECTORATE_ROLES if level == "unit" else frozenset()
     if action == "submit-extended":
         return frozenset({"unit_responsible"}) if level == "unit" else frozenset()
-    raise Invalid(f"unknown action {action!r}", details={"action": action, "actions": list(ACTIONS)})
+    raise refuse(Invalid, "unknown_action", details={"action": action, "actions": list(ACTIONS)}, action=action)
 
 
 def check(actor, campaign: Campaign, chain: Chain, action: str, reason: str | None = None, *,
@@ -234,85 +236,83 @@ def check(actor, campaign: Campaign, chain: Chain, action: str, reason: str | No
     me = chain.me
     allowed = _allowed_roles(action, me.level)
     if not allowed & actor_roles(actor, me):
-        raise Forbidden(f"your role may not {action.replace('-', ' ')} this {me.level}")
+        raise refuse(Forbidden, "role_may_not", action=action, level=me.level)
     if campaign.status != "running":
-        raise Conflict(f"the campaign is {campaign.status}: read-only")
+        raise refuse(Conflict, "campaign_read_only", status=campaign.status)
     above = chain.locked_above()
     if above is not None:
-        raise Conflict(f"locked above: the {describe(above)} is locked")
+        raise refuse(Conflict, "locked_above", **subject(above))
     above = chain.excluded_above()
     if above is not None:
-        raise Conflict(f"excluded above: the {describe(above)} is excluded from collection")
+        raise refuse(Conflict, "excluded_above", **subject(above))
     if action != "include" and me.excluded:
-        raise Conflict(f"the {describe(me)} is excluded from collection")
+        raise refuse(Conflict, "excluded", **subject(me))
     if action in REASON_REQUIRED and not (reason or "").strip():
-        raise Invalid(f"a reason is required to {action}", details={"reason": "required"})
+        raise refuse(Invalid, "reason_required", details={"reason": "required"}, action=action)
     _RULES[action](actor, campaign, chain, validate_forms)
 
 
 def _no_submission_above(chain: Chain) -> None:
     above = chain.submitted_above()
     if above is not None:
-        raise Conflict(f"the {describe(above)} is submitted: it must be reopened first")
+        raise refuse(Conflict, "reopen_above_first", **subject(above))
 
 
 def _lock(actor, campaign, chain, validate_forms):
     if chain.me.locked:
-        raise Conflict(f"the {describe(chain.me)} is already locked")
+        raise refuse(Conflict, "already_locked", **subject(chain.me))
 
 
 def _unlock(actor, campaign, chain, validate_forms):
     if not chain.me.locked:
-        raise Conflict(f"the {describe(chain.me)} is not locked")
+        raise refuse(Conflict, "not_locked", **subject(chain.me))
 
 
 def _submit(actor, campaign, chain, validate_forms):
     me = chain.me
     if me.locked:
-        raise Conflict(f"locked: the {describe(me)} is locked")
+        raise refuse(Conflict, "locked", **subject(me))
     if me.state == "submitted":
-        raise Conflict(f"the {describe(me)} is already submitted")
+        raise refuse(Conflict, "already_submitted", **subject(me))
     _no_submission_above(chain)
     if me.level in CHILD_NOUN:
         pending = _pending_children(me)
         if pending:
-            one, many = CHILD_NOUN[me.level]
-            raise Conflict(f"{pending} {one if pending == 1 else many} not submitted",
-                           details={"pending": pending})
+            raise refuse(Conflict, "children_pending", details={"pending": pending}, count=pending,
+                         child_level=CHILD_NOUN[me.level][0])
     if validate_forms and me.level in ("unit", "class"):
         _validate_section(campaign, me, me.level)
 
 
 def _reopen(actor, campaign, chain, validate_forms):
     if chain.me.state != "submitted":
-        raise Conflict(f"the {describe(chain.me)} is not submitted")
+        raise refuse(Conflict, "not_submitted", **subject(chain.me))
     _no_submission_above(chain)
 
 
 def _exclude(actor, campaign, chain, validate_forms):
     if chain.me.excluded:
-        raise Conflict(f"the {describe(chain.me)} is already excluded")
+        raise refuse(Conflict, "already_excluded", **subject(chain.me))
     _no_submission_above(chain)
 
 
 def _include(actor, campaign, chain, validate_forms):
     if not chain.me.excluded:
-        raise Conflict(f"the {describe(chain.me)} is not excluded")
+        raise refuse(Conflict, "not_excluded", **subject(chain.me))
     _no_submission_above(chain)
 
 
 def _request_extended(actor, campaign, chain, validate_forms):
     if chain.me.extended == "requested":
-        raise Conflict("the extended section is already requested")
+        raise refuse(Conflict, "extended_already_requested")
 
 
 def _submit_extended(actor, campaign, chain, validate_forms):
     me = chain.me
     if me.extended != "requested":
-        raise Conflict("the extended section was not requested" if me.extended == "none"
-                       else "the extended section is already submitted")
+        raise refuse(Conflict, "extended_not_requested" if me.extended == "none" else "extended_already_submitted")
     if me.locked:
-        raise Conflict(f"locked: the {describe(me)} is locked")
+        raise refuse(Conflict, "locked", **subject(me))
     if validate_forms:
         _validate_section(campaign, me, "extended")
 
@@ -321,8 +321,8 @@ def _validate_section(campaign: Campaign, state: CampaignState, section: str) ->
     from workflows import values
     errors = values.submit_errors(campaign, state, section)
     if errors:
-        raise Invalid(f"the {section if section != 'class' else 'class table'} has {len(errors)} problem(s)",
-                      details={"section": section, "errors": [e.to_dict() for e in errors]})
+        raise refuse(Invalid, "section_problems", details={"section": section, "errors": [e.to_dict() for e in errors]},
+                     section=section, count=len(errors))
 
 
 _RULES = {"lock": _lock, "unlock": _unlock, "submit": _submit, "reopen": _reopen, "exclude": _exclude,
@@ -368,7 +368,7 @@ def transition(actor, campaign: Campaign, target, action: str, reason: str | Non
     WorkflowEvent and an audit entry, queues the e-mails (sent after the commit) and flushes. The caller commits.
     """
     if action not in ACTIONS:
-        raise Invalid(f"unknown action {action!r}", details={"action": action, "actions": list(ACTIONS)})
+        raise refuse(Invalid, "unknown_action", details={"action": action, "actions": list(ACTIONS)}, action=action)
     actor = as_actor(actor)
     state = state_for(campaign, target)
     exclusive = action == "submit" and needs_start(state)
@@ -402,4 +402,5 @@ def available_actions(actor, campaign: Campaign, target) -> list[str]:
     return out
 
 
-__all__ = ["ACTIONS", "LinkActor", "as_actor", "available_actions", "edit_blocker", "state_for", "transition"]
+__all__ = ["ACTIONS", "LinkActor", "as_actor", "available_actions", "edit_blocker", "edit_refusal", "state_for",
+           "transition"]

@@ -19,6 +19,7 @@ from forms.operations import load_definition
 from tenants.models import SchoolClass
 from tenants.queries import buildings_of
 from workflows import state as sm
+from workflows.errors import refuse
 from workflows.models import Campaign, CampaignState, CampaignValues, WorkflowEvent
 
 
@@ -36,7 +37,7 @@ def section_of(state: CampaignState, section: str | None) -> str:
         return "class" if state.level == "class" else "unit"
     ok = ("class",) if state.level == "class" else ("unit", "extended") if state.level == "unit" else ()
     if section not in ok:
-        raise Invalid(f"a {state.level} has no {section} section", details={"section": section})
+        raise refuse(Invalid, "no_such_section", details={"section": section}, level=state.level, section=section)
     return section
 
 
@@ -107,31 +108,32 @@ def save_values(actor, campaign: Campaign, target, values: dict, expected_versio
     fields changed since); Invalid with per-field errors when the values are wrong (``mode="draft"`` accepts
     incomplete data, ``"submit"`` does not). The first save moves the node and its ancestors to in progress."""
     if not isinstance(values, dict):
-        raise Invalid("values must be an object of field keys to values", details={"values": "invalid"})
+        raise refuse(Invalid, "values_not_object", details={"values": "invalid"})
     actor = sm.as_actor(actor)
     state = sm.state_for(campaign, target)
     section = section_of(state, section)
     if not _may_edit(actor, state):
-        raise Forbidden(f"your role may not fill this {state.level}'s data")
+        raise refuse(Forbidden, "role_may_not_fill", level=state.level)
     chain = sm.lock_chain(state, exclusive_ancestors=sm.needs_start(state))
     session.refresh(campaign)
-    blocker = sm.edit_blocker(campaign, chain, section)
-    if blocker:
-        raise Conflict(blocker)
+    blocker = sm.edit_refusal(campaign, chain, section)
+    if blocker is not None:
+        raise blocker.error(Conflict)
     row = _row(chain.me, section, lock=True)
     if row.version != expected_version:
-        raise Conflict(f"the data changed since version {expected_version} (now version {row.version}): "
-                       "reload and apply your changes again",
-                       details={"current_version": row.version,
-                                "changed_fields": _changed_since(chain.me, section, expected_version)})
+        raise refuse(Conflict, "stale_version",
+                     details={"current_version": row.version,
+                              "changed_fields": _changed_since(chain.me, section, expected_version)},
+                     based_on=expected_version, current=row.version)
     cur = _current(campaign, chain.me, section, row)
     merged = {**cur.values, **values}
     cleaned = engine.clean(cur.definition, merged, cur.context, mode=mode)
     if cleaned.errors:
-        raise Invalid(f"{len(cleaned.errors)} problem(s) in the values",
-                      details={"fields": {k or "": [e.message for e in errs]
-                                          for k, errs in cleaned.errors_by_field().items()},
-                               "errors": [e.to_dict() for e in cleaned.errors]})
+        raise refuse(Invalid, "values_problems",
+                     details={"fields": {k or "": [e.message for e in errs]
+                                         for k, errs in cleaned.errors_by_field().items()},
+                              "errors": [e.to_dict() for e in cleaned.errors]},
+                     count=len(cleaned.errors))
     new_values = cleaned.values
     changed = sorted(k for k in set(new_values) | set(cur.values) if new_values.get(k) != cur.values.get(k))
     label = sm.actor_label(actor)
@@ -141,9 +143,10 @@ def save_values(actor, campaign: Campaign, target, values: dict, expected_versio
         .values(values=new_values, version=CampaignValues.version + 1, updated_at=utcnow(), updated_by=label)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:  # another save won in between
-        raise Conflict(f"the data changed since version {expected_version}: reload and apply your changes again",
-                       details={"current_version": _row(chain.me, section).version,
-                                "changed_fields": _changed_since(chain.me, section, expected_version)})
+        raise refuse(Conflict, "stale_version",
+                     details={"current_version": _row(chain.me, section).version,
+                              "changed_fields": _changed_since(chain.me, section, expected_version)},
+                     based_on=expected_version)
     sm.mark_started(chain)
     chain.me.updated_at = utcnow()
     sm.record_event(campaign, chain.me, "save", actor, before={k: cur.values.get(k) for k in changed},

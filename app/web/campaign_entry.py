@@ -12,9 +12,10 @@ from flask_babel import get_locale, gettext as _
 
 from app.access import access, actor
 from app.web import bp
+from app.web.campaign_messages import localized, refusal_text
 from app.web.campaigns import load_campaign
 from core.db import session
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from forms import engine
 from forms.definitions import Definition, Field, localize
 from forms.fieldtypes import FieldError
@@ -80,16 +81,19 @@ def _locale() -> str:
     return str(get_locale() or "ro")
 
 
+def field_error(d: dict) -> FieldError:
+    """A FieldError back from its dict form (``FieldError.to_dict``, as in an Invalid's ``details["errors"]``)."""
+    return FieldError(field=d.get("field"), code=d.get("code") or "", message=d.get("message") or "",
+                      params=dict(d.get("params") or {}), rule=d.get("rule"), fields=tuple(d.get("fields") or ()),
+                      text=d.get("text"))
+
+
 def error_text(e) -> str:
-    """A FieldError or its dict form, in the page's language."""
-    if isinstance(e, FieldError):
-        return e.render(_locale(), _)
-    if e.get("text"):
-        return e["text"]
-    try:
-        return _(e["message"]).format(**(e.get("params") or {}))
-    except (KeyError, IndexError, ValueError):
-        return _(e["message"])
+    """A FieldError or its dict form, in the page's language (through ``FieldError.render``: its English msgid
+    translated by the catalog, or a rule's own text in the page's language)."""
+    if not isinstance(e, FieldError):
+        e = field_error(e)
+    return e.render(_locale(), _)
 
 
 def _sections(definition: Definition, context: dict, values: dict, errors: dict[str, list[str]]):
@@ -135,10 +139,10 @@ def _posted(definition: Definition, context: dict) -> dict:
 
 
 def _editable(user, campaign: Campaign, state: CampaignState, section: str) -> tuple[bool, str | None]:
-    """(may this user edit, why the section is read-only for everyone now)."""
-    blocker = sm.edit_blocker(campaign, sm.read_chain(state), section)
+    """(may this user edit, why the section is read-only for everyone now — in the page's language)."""
+    blocker = sm.edit_refusal(campaign, sm.read_chain(state), section)
     roles = sm.actor_roles(user, state) & sm.EDIT_ROLES
-    return bool(roles) and blocker is None, blocker
+    return bool(roles) and blocker is None, refusal_text(blocker) if blocker is not None else None
 
 
 def _entry(campaign: Campaign, target, section: str, *, title: str, here: str, unit: Node):
@@ -156,10 +160,12 @@ def _entry(campaign: Campaign, target, section: str, *, title: str, here: str, u
         try:
             version = int(request.form.get("version", ""))
         except ValueError:
-            raise Invalid("the form carries no version") from None
+            raise Invalid(_("The form carries no version.")) from None
         posted = _posted(cur.definition, cur.context)
         try:
             saved = wv.save_values(user, campaign, state, posted, version, mode="draft", section=section)
+        except Forbidden as e:
+            raise localized(e) from None
         except Invalid as e:
             status = 422
             for d in (e.details or {}).get("errors", []):
@@ -173,7 +179,7 @@ def _entry(campaign: Campaign, target, section: str, *, title: str, here: str, u
             if "current_version" in details:
                 conflict = details.get("changed_fields") or []
             else:
-                flash(_("Not saved: %(why)s", why=e.message), "error")
+                flash(_("Not saved: %(why)s", why=refusal_text(e)), "error")
         else:
             if request.form.get("op") != "submit":
                 flash(_("Saved (version %(v)s).", v=saved.version), "ok")
@@ -183,7 +189,7 @@ def _entry(campaign: Campaign, target, section: str, *, title: str, here: str, u
                 try:
                     sm.transition(user, campaign, state, submit_action)
                 except (Conflict, Invalid) as e:
-                    flash(_("Saved, but not submitted: %(why)s", why=e.message), "error")
+                    flash(_("Saved, but not submitted: %(why)s", why=refusal_text(e)), "error")
                 else:
                     flash(_("Submitted."), "ok")
                 return redirect(request.path, 303)

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.access import access, actor
 from app.pagination import paginate
 from app.web import bp
+from app.web.campaign_messages import localized, refusal_text
 from core.db import session
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from tenants import policy, queries
@@ -120,12 +121,14 @@ def campaign_new():
         try:
             c = ops.create_campaign(user, name=form.name.data, school_year=year, deadline=form.deadline.data,
                                     opens_on=form.opens_on.data)
+        except Forbidden as e:
+            raise localized(e) from None
         except Invalid as e:
             status = 422
             if (e.details or {}).get("deadline"):
                 form.deadline.errors = [_("The campaign must open before its deadline.")]
             else:
-                form.name.errors = [_("The campaign could not be created: %(why)s", why=e.message)]
+                form.name.errors = [_("The campaign could not be created: %(why)s", why=refusal_text(e))]
         else:
             flash(_("The campaign “%(name)s” is saved as a draft. Launch it when it is ready.", name=c.name), "ok")
             return redirect(url_for("web.campaign_node", campaign_id=c.id, node_id=c.root_id), 303)
@@ -206,12 +209,12 @@ def _transition(campaign: Campaign, target, back: str):
     that may not act gets 403."""
     action = request.form.get("action", "")
     if action not in sm.ACTIONS:
-        raise Invalid("unknown action", details={"action": action})
+        raise Invalid(_("Unknown action."), details={"action": action})
     reason = request.form.get("reason", "").strip()[:2000] or None
     try:
         sm.transition(actor(), campaign, target, action, reason)
-    except Forbidden:
-        raise
+    except Forbidden as e:
+        raise localized(e) from None
     except Invalid as e:
         if (e.details or {}).get("reason"):
             flash(_("A reason is required to %(action)s.", action=str(ACTION_LABELS[action]).lower()), "error")
@@ -219,9 +222,9 @@ def _transition(campaign: Campaign, target, back: str):
             flash(_("Not submitted: the data still has %(n)s problem(s). Open the form to see them.",
                     n=len(e.details["errors"])), "error")
         else:
-            flash(_("Not done: %(why)s", why=e.message), "error")
+            flash(_("Not done: %(why)s", why=refusal_text(e)), "error")
     except Conflict as e:
-        flash(_("Not possible now: %(why)s", why=e.message), "error")
+        flash(_("Not possible now: %(why)s", why=refusal_text(e)), "error")
     else:
         flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "ok")
     return redirect(_safe_back(back), 303)
@@ -266,13 +269,15 @@ def campaign_status(campaign_id: int, node: Node):
             flash(_("The campaign is archived."), "ok")
         else:
             raise NotFound()
+    except Forbidden as e:
+        raise localized(e) from None
     except Invalid as e:
         if (e.details or {}).get("message"):
             flash(_("The launch needs an invitation message to the inspectorates."), "error")
         else:
-            flash(_("Not done: %(why)s", why=e.message), "error")
+            flash(_("Not done: %(why)s", why=refusal_text(e)), "error")
     except Conflict as e:
-        flash(_("Not possible now: %(why)s", why=e.message), "error")
+        flash(_("Not possible now: %(why)s", why=refusal_text(e)), "error")
     return redirect(back, 303)
 
 

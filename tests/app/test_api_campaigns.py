@@ -194,10 +194,11 @@ def test_actions_change_the_state_or_say_why_not(client, tree, who, auth, campai
     assert "locked above" in e["message"]
     assert ok(client.post(url + "unlock", json={}, headers=auth(who.inspector)))["locked"] is False
     e = err(client.post(url + "submit", json={}, headers=auth(who.director)), 409)
-    assert "2 units not submitted" in e["message"] and e["details"] == {"pending": 2}
+    assert "2 units not submitted" in e["message"]
+    assert e["details"] == {"pending": 2, "code": "children_pending", "params": {"count": 2, "child_level": "unit"}}
     err(client.post(url + "reopen", json={"reason": "x"}, headers=auth(who.inspector)), 409)
     e = err(client.post(url + "exclude", json={"reason": " "}, headers=auth(who.inspector)), 422, "invalid")
-    assert e["details"] == {"reason": "required"}
+    assert e["details"] == {"reason": "required", "code": "reason_required", "params": {"action": "exclude"}}
     err(client.post(url + "exclude", json={"reason": 3}, headers=auth(who.inspector)), 422)
     d = ok(client.post(url + "exclude", json={"reason": "școală închisă"}, headers=auth(who.inspector)))
     assert d["excluded"] is True and d["exclusion_reason"] == "școală închisă" and d["actions"] == ["include"]

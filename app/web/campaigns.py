@@ -33,7 +33,7 @@ ACTION_LABELS = {"lock": _l("Lock"), "unlock": _l("Unlock"), "submit": _l("Submi
                  "exclude": _l("Exclude"), "include": _l("Include again"),
                  "request-extended": _l("Request the extended section"),
                  "submit-extended": _l("Submit the extended section")}
-EVENT_LABELS = {**ACTION_LABELS, "save": _l("Saved data")}
+EVENT_LABELS = {**ACTION_LABELS, "save": _l("Saved data"), "class-added": _l("Class added to the campaign")}
 REASON_REQUIRED = sm.REASON_REQUIRED
 # ?show= filters of the children list: (label, filters for workflows.queries.children)
 FILTERS = {"not_started": (_l("not started"), {"state": "not_started", "excluded": False}),

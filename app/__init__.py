@@ -141,7 +141,9 @@ def _init_errors(app: Flask) -> None:
     def _domain(e: DomainError):
         if wants_json():
             return _json_error(e.status, e.code, e.message, e.details)
-        return render_template("error.html", status=e.status, message=e.message, details=e.details), e.status
+        # Pages show details only when they are text meant for people (machine details are for the API).
+        details = e.details if isinstance(e.details, (str, list)) else None
+        return render_template("error.html", status=e.status, message=e.message, details=details), e.status
 
     for status, code in ((400, "bad_request"), (403, "forbidden"), (404, "not_found"), (405, "method_not_allowed"),
                          (413, "too_large"), (500, "server_error")):

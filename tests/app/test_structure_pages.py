@@ -213,3 +213,15 @@ def test_add_class_refuses_when_locked_or_excluded(tree, who):
     structure.add_class(campaign, c3, who.responsible)
     with pytest.raises(Conflict):
         structure.add_class(campaign, c3, who.responsible)
+
+
+def test_year_switch_appears_on_unit_pages_when_there_are_two_years(client, tree, make_user, login):
+    import datetime as dt
+
+    from tenants import operations
+    operations.create_school_year("2024-2025", dt.date(2024, 9, 9), dt.date(2025, 6, 20))
+    unit = tree.units["A1.1"]
+    login(make_user("unit_responsible", unit))
+    for path in (f"/nodes/{unit.id}", f"/nodes/{unit.id}/structure"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'class="year-switch"' in html and "2024-2025" in html and "2025-2026" in html, path

@@ -66,6 +66,8 @@ NAV: list[Entry] = [
           ("web.campaign_new", "web.node_campaigns", "web.campaign_node", "web.unit_form", "web.unit_extended",
            "web.class_table")),
     Entry("web.jobs", _l("Jobs"), policy.is_staff, ("web.job",)),
+    Entry("web.nomenclatures_index", _l("Nomenclatures"), lambda u: policy.can(u, "nomenclatures.manage"),
+          ("web.nomenclature", "web.nomenclature_item_new", "web.nomenclature_item_edit")),
 ]
 
 ALL_LEVELS = ("ministry", "inspectorate", "school", "unit")

@@ -17,6 +17,11 @@ UNSCOPED_ID_ROUTES = {
     "auth.revoke_token": "a token is looked up among the caller's own tokens only",
     "api.get_campaign": "campaigns are national: every campaign viewer reads them (node data below is scoped)",
     "api.launch_campaign": "campaigns are national; only the commission (at the ministry) may launch",
+    "web.nomenclature": "national nomenclature, platform administrators only",
+    "web.nomenclature_item_new": "national nomenclature, platform administrators only",
+    "web.nomenclature_item_edit": "national nomenclature, platform administrators only",
+    "web.nomenclature_item_deactivate": "national nomenclature, platform administrators only",
+    "web.nomenclature_item_reactivate": "national nomenclature, platform administrators only",
 }
 # Values for route arguments that are not ids (so the request fails on scope, not on routing).
 OTHER_ARGS = {"action": "lock"}

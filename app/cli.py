@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.db import session, utcnow
 from core.errors import DomainError
 from exports.jobs import QUEUES
-from tenants import passwords
+from tenants import passwords, queries
 from tenants.models import Node
 
 
@@ -32,8 +32,7 @@ def upgrade_database(url: str | None = None, revision: str = "head") -> None:
 
 
 def _user_by_email(email: str):
-    from tenants.models import User
-    return session.execute(select(User).where(User.email == email.strip().lower())).scalar()
+    return queries.user_by_email(email)
 
 
 def _commit_or_fail(work):

@@ -293,6 +293,12 @@ def _iso(t: dt.datetime | None) -> str | None:
     return _aware(t).isoformat() if t else None
 
 
+def jobs_of(user_id: int):
+    """The jobs a user started, newest first (a select, for pagination)."""
+    from sqlalchemy import select
+    return select(Job).where(Job.user_id == user_id).order_by(Job.created_at.desc(), Job.id.desc())
+
+
 def status(job: Job) -> dict:
     progress, message = live_progress(job)
     return {"id": job.id, "kind": job.kind, "queue": job.queue, "node_id": job.node_id, "status": job.status,

@@ -6,7 +6,7 @@ from sqlalchemy.orm import aliased
 
 from core.db import session
 from core.errors import NotFound
-from tenants.models import Building, Node, SchoolClass, SchoolYear, search_key
+from tenants.models import ApiToken, Building, Node, SchoolClass, SchoolYear, User, search_key
 from tenants.policy import paths_with, visible_paths
 
 
@@ -206,3 +206,18 @@ def buildings_of(unit: Node) -> Select:
 
 def school_years() -> Select:
     return select(SchoolYear).order_by(SchoolYear.starts_on.desc())
+
+
+def user_by_email(email: str) -> User | None:
+    return session.execute(select(User).where(User.email == email.strip().lower())).scalar()
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    """The user's personal access tokens, newest first."""
+    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).scalars())
+
+
+def node_names(ids) -> dict[int, str]:
+    ids = set(ids)
+    return dict(session.execute(select(Node.id, Node.name).where(Node.id.in_(ids))).all()) if ids else {}

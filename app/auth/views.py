@@ -5,7 +5,6 @@ import datetime as dt
 
 from flask import current_app, flash, g, redirect, render_template, request, session as web_session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app.access import access, actor
 from app.auth import bp
@@ -15,7 +14,7 @@ from app.auth.guard import (begin_pending, client_address, complete_login, devic
 from core import audit
 from core.db import session
 from core.errors import NotFound
-from tenants import accounts, factors, operations, passwords
+from tenants import accounts, factors, operations, passwords, queries
 from tenants.accounts import PasswordRejected
 from tenants.models import ApiToken, User
 
@@ -47,7 +46,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = session.execute(select(User).where(User.email == email)).scalar()
+        user = queries.user_by_email(email)
         address = client_address()
         verdict = throttle().attempt(throttle().password_scopes(email, address, device_id_for(user)))
         if not verdict.allowed:
@@ -78,11 +77,6 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def _tokens(user: User) -> list[ApiToken]:
-    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id)
-                                .order_by(ApiToken.created_at.desc())).scalars())
-
-
 def render_profile(status: int = 200, **extra):
     user = actor()
     g.personal_data = True
@@ -92,7 +86,7 @@ def render_profile(status: int = 200, **extra):
              "token_form": TokenForm()}
     forms.update({k: v for k, v in extra.items() if k.endswith("_form")})
     return render_template(
-        "auth/profile.html", user=user, tokens=_tokens(user), factors=factors.factors_of(user),
+        "auth/profile.html", user=user, tokens=queries.tokens_of(user), factors=factors.factors_of(user),
         factor_required=factors.requires_second_factor(user), recovery_left=factors.recovery_codes_left(user),
         sessions=accounts.active_sessions(user, idle=idle, absolute=current_app.permanent_session_lifetime),
         current_sid=web_session.get("sid"), masked=factors.masked,

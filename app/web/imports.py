@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from wtforms import SelectField
 
 from app.access import access, actor
@@ -87,12 +86,9 @@ def _targets(user) -> list[dict]:
 @access()
 def imports():
     user = actor()
-    q = (select(ImportBatch).where(ImportBatch.user_id == user.id)
-         .options(defer(ImportBatch.rows), defer(ImportBatch.plan), defer(ImportBatch.errors))
-         .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc()))
-    page = paginate(q, request.args.get("page"), current_app.config["PAGE_SIZE"])
+    page = paginate(network_io.batches_of(user.id), request.args.get("page"), current_app.config["PAGE_SIZE"])
     node_ids = {b.node_id for b in page.items}
-    names = dict(session.execute(select(Node.id, Node.name).where(Node.id.in_(node_ids))).all()) if node_ids else {}
+    names = queries.node_names(node_ids)
     return render_template("web/imports.html", page=page, names=names, targets=_targets(user),
                            year=queries.current_school_year())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, session as web_session, url_for
-from sqlalchemy import select
 
 from app import nav
 from app.access import access, actor
@@ -128,8 +127,7 @@ def search():
 @access()
 def jobs():
     user = actor()
-    q = select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc(), Job.id.desc())
-    page = paginate(q, request.args.get("page"), current_app.config["PAGE_SIZE"])
+    page = paginate(job_queue.jobs_of(user.id), request.args.get("page"), current_app.config["PAGE_SIZE"])
     return render_template("web/jobs.html", page=page)
 
 

@@ -196,3 +196,11 @@ def export(kind: str, scope: Node, fmt: str, year: SchoolYear | None = None) -> 
 
 def school_years() -> list[SchoolYear]:
     return list(session.execute(select(SchoolYear).order_by(SchoolYear.starts_on.desc())).scalars())
+
+
+def batches_of(user_id: int):
+    """The user's import batches, newest first, without their (large) rows, plan and errors."""
+    from sqlalchemy.orm import defer
+    return (select(ImportBatch).where(ImportBatch.user_id == user_id)
+            .options(defer(ImportBatch.rows), defer(ImportBatch.plan), defer(ImportBatch.errors))
+            .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc()))

@@ -54,16 +54,31 @@ ACCOUNTS = [
     ("statistica@demo.arbor.ro", "Victor Stan", "statistics", "ministry"),
 ]
 
-# The running campaign of the demo (fixed dates inside the demo's school year, so the demo is deterministic).
-CAMPAIGN_NAME = "Monitorizarea segregării școlare 2025–2026"
-CAMPAIGN_OPENS = dt.date(2026, 3, 2)
-CAMPAIGN_DEADLINE = dt.date(2026, 3, 31)
-CAMPAIGN_INVITATION = (
-    "Stimați colegi,\n\n"
-    "Vă invităm să începeți colectarea datelor pentru monitorizarea segregării școlare în anul școlar 2025–2026. "
-    "Unitățile completează fișa unității și tabelele claselor, directorii transmit școlile, iar inspectoratele "
-    "transmit județul până la 31 martie 2026.\n\n"
-    "Vă mulțumim,\nComisia Națională pentru Desegregare și Incluziune Educațională")
+# The running campaign of the demo: it opened a week before the demo was seeded and closes 45 days after it, in the
+# school year that contains that day, so links can be issued and deadlines lie ahead whenever the demo is made.
+MONTHS_RO = ("ianuarie", "februarie", "martie", "aprilie", "mai", "iunie", "iulie", "august", "septembrie",
+             "octombrie", "noiembrie", "decembrie")
+
+
+def school_year_of(day: dt.date) -> tuple[str, dt.date, dt.date]:
+    """Name, first and last day of the school year containing ``day`` (September to June)."""
+    first = day.year if day.month >= 9 else day.year - 1
+    return f"{first}-{first + 1}", dt.date(first, 9, 8), dt.date(first + 1, 6, 19)
+
+
+def campaign_dates(today: dt.date | None = None) -> tuple[str, dt.date, dt.date, str]:
+    """The demo campaign's name, opening day, deadline and launch message for a demo seeded on ``today``."""
+    today = today or dt.date.today()
+    name, _, _ = school_year_of(today)
+    label = name.replace("-", "–")
+    deadline = today + dt.timedelta(days=45)
+    invitation = (
+        "Stimați colegi,\n\n"
+        f"Vă invităm să începeți colectarea datelor pentru monitorizarea segregării școlare în anul școlar {label}. "
+        "Unitățile completează fișa unității și tabelele claselor, directorii transmit școlile, iar inspectoratele "
+        f"transmit județul până la {deadline.day} {MONTHS_RO[deadline.month - 1]} {deadline.year}.\n\n"
+        "Vă mulțumim,\nComisia Națională pentru Desegregare și Incluziune Educațională")
+    return f"Monitorizarea segregării școlare {label}", today - dt.timedelta(days=7), deadline, invitation
 
 
 def demo_totp_secret(email: str) -> str:
@@ -80,7 +95,7 @@ def already_seeded() -> bool:
 def seed(rng_seed: int = 2026) -> dict:
     """Create the demo tree and accounts; returns the notable nodes by key."""
     rng = random.Random(rng_seed)
-    year = operations.create_school_year("2025-2026", dt.date(2025, 9, 8), dt.date(2026, 6, 19), current=True)
+    year = operations.create_school_year(*school_year_of(dt.date.today()), current=True)
     ministry = operations.create_node(level="ministry", code="MEC", name="Ministerul Educației — CNDIE")
     keys: dict[str, Node] = {"ministry": ministry}
     for c_index, (ccode, cname, city, schools) in enumerate(COUNTIES, start=1):
@@ -122,9 +137,10 @@ def seed_campaign(year):
 
     sync_builtin()
     commission = session.execute(select(User).where(User.email == ACCOUNTS[0][0])).scalar_one()
-    campaign = campaigns.create_campaign(commission, name=CAMPAIGN_NAME, school_year=year,
-                                         deadline=CAMPAIGN_DEADLINE, opens_on=CAMPAIGN_OPENS)
-    campaigns.launch_campaign(commission, campaign, CAMPAIGN_INVITATION)
+    name, opens_on, deadline, invitation = campaign_dates()
+    campaign = campaigns.create_campaign(commission, name=name, school_year=year, deadline=deadline,
+                                         opens_on=opens_on)
+    campaigns.launch_campaign(commission, campaign, invitation)
     return campaign
 
 
@@ -141,7 +157,8 @@ def _classes(unit: Node, year, rng: random.Random, lang: str, rural: bool) -> No
 
 def accounts_text() -> str:
     from tenants.policy import STAFF_ROLES
-    lines = [f"Running campaign: {CAMPAIGN_NAME} (deadline {CAMPAIGN_DEADLINE.isoformat()})",
+    name, _, deadline, _ = campaign_dates()
+    lines = [f"Running campaign: {name} (deadline {deadline.isoformat()})",
              f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
     for email, _name, role, where in ACCOUNTS:
         totp = f"  TOTP secret {demo_totp_secret(email)}" if role in STAFF_ROLES else "  (no second factor)"

@@ -30,21 +30,25 @@ _TREE = {"tree.view"}
 # campaigns are national: every tree viewer may read them (node data stays scoped); the commission runs them
 _CAMPAIGNS = {"campaigns.view"}
 _NETWORK = {"network.import", "network.export", "structure.import", "structure.export"}
+# reports: read in the subtree; generate on demand; the inspector general signs the county report
+_REPORTS = {"reports.view", "reports.generate"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "commission": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view", "campaigns.manage"}),
+    "commission": frozenset(_TREE | _CAMPAIGNS | _NETWORK | _REPORTS | {"users.invite", "jobs.view",
+                                                                        "campaigns.manage"}),
     "admin": frozenset(_TREE | _CAMPAIGNS | {"users.manage", "users.invite", "nomenclatures.manage", "forms.manage"}),
-    "isg": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view"}),
-    "inspector": frozenset(_TREE | _CAMPAIGNS | _NETWORK | {"users.invite", "jobs.view"}),
-    "director": frozenset(_TREE | _CAMPAIGNS | {"structure.import", "structure.export", "structure.edit",
+    "isg": frozenset(_TREE | _CAMPAIGNS | _NETWORK | _REPORTS | {"users.invite", "jobs.view", "reports.sign"}),
+    "inspector": frozenset(_TREE | _CAMPAIGNS | _NETWORK | _REPORTS | {"users.invite", "jobs.view"}),
+    "director": frozenset(_TREE | _CAMPAIGNS | _REPORTS | {"structure.import", "structure.export", "structure.edit",
                                                 "users.invite"}),
     "school_admin": frozenset(_TREE | _CAMPAIGNS | {"structure.export", "structure.edit"}),
     "teacher": frozenset(_TREE | _CAMPAIGNS),
-    "unit_responsible": frozenset(_TREE | _CAMPAIGNS | {"structure.import", "structure.export", "structure.edit",
-                                                        "users.invite"}),
-    "unit_helper": frozenset(_TREE | _CAMPAIGNS),
+    "unit_responsible": frozenset(_TREE | _CAMPAIGNS | _REPORTS | {"structure.import", "structure.export",
+                                                                   "structure.edit", "users.invite",
+                                                                   "links.manage"}),
+    "unit_helper": frozenset(_TREE | _CAMPAIGNS | {"reports.view"}),
     "pupil": frozenset(),
     "parent": frozenset(),
-    "statistics": frozenset(_TREE | _CAMPAIGNS),
+    "statistics": frozenset(_TREE | _CAMPAIGNS | {"reports.view"}),
 }
 PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
 

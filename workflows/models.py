@@ -169,3 +169,52 @@ class WorkflowEvent(Base):
     before: Mapped[Any] = mapped_column(JSON, nullable=True)
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(nullable=False, default=utcnow)
+
+
+class ClassLink(Base):
+    """The form teacher's signed link to one class table of one campaign (seed 003: no account needed).
+
+    One row per class and campaign. The token carries only ``id`` and ``version``; this row decides whether it
+    still works. Revoking sets ``revoked_at``; re-issuing bumps ``version`` (old tokens become "superseded"),
+    clears ``revoked_at`` and sets a new ``expires_at``. ``opened_at``/``saved_at``/``submitted_at`` are what the
+    unit sees per class; the audit log holds every use as ``link <id>``."""
+
+    __tablename__ = "class_links"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "class_id", name="uq_class_links_campaign_class"),
+        CheckConstraint("version >= 1", name="version"),
+        Index("ix_class_links_campaign_unit", "campaign_id", "unit_id"),
+        Index("ix_class_links_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"), nullable=False)
+    state_id: Mapped[int] = mapped_column(ForeignKey("campaign_states.id", ondelete="RESTRICT"), nullable=False)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="RESTRICT"), nullable=False)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    expires_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # The only personal data involved: who the link is for (optional).
+    teacher_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    teacher_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False, default=utcnow)
+    issued_at: Mapped[dt.datetime] = mapped_column(nullable=False, default=utcnow)  # of the current version
+    emailed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    saved_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+    campaign: Mapped[Campaign] = relationship()
+    state: Mapped[CampaignState] = relationship()
+    school_class: Mapped[SchoolClass] = relationship()
+
+    @property
+    def scope_node_id(self) -> int:
+        return self.unit_id
+
+    def __repr__(self) -> str:
+        return f"<ClassLink {self.id} v{self.version} class {self.class_id}>"

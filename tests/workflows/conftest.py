@@ -30,9 +30,13 @@ def who(tree, make_user):
     return people(tree, make_user)
 
 
+# Two months from today: links and reminders work relative to the deadline, so it must lie ahead.
+DEADLINE = dt.date.today() + dt.timedelta(days=60)
+
+
 def launch(who, tree, name="Monitorizare 2025"):
     sync_builtin()
-    c = campaigns.create_campaign(who.commission, name=name, school_year=tree.year, deadline=dt.date(2026, 3, 1))
+    c = campaigns.create_campaign(who.commission, name=name, school_year=tree.year, deadline=DEADLINE)
     campaigns.launch_campaign(who.commission, c, "Vă invităm să începeți colectarea datelor.")
     return c
 

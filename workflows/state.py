@@ -45,6 +45,9 @@ EXCLUDABLE = ("school", "unit")
 EDIT_ROLES = frozenset({"unit_responsible", "unit_helper"})
 CHILD_NOUN = {"inspectorate": ("school", "schools"), "school": ("unit", "units"), "unit": ("class", "classes")}
 REASON_REQUIRED = frozenset({"reopen", "exclude"})
+# Called after every successful transition, in its transaction: fn(campaign, state_row, action, actor). Other
+# packages register here (exports.rollup writes snapshots) so workflows never imports them.
+AFTER_TRANSITION: list = []
 
 
 # --- actors ------------------------------------------------------------------------------------------------
@@ -384,6 +387,8 @@ def transition(actor, campaign: Campaign, target, action: str, reason: str | Non
     session.flush()
     from workflows import notify
     notify.transition(campaign, chain, action, actor, reason)
+    for callback in AFTER_TRANSITION:
+        callback(campaign, chain.me, action, actor)
     return chain.me
 
 

@@ -51,6 +51,8 @@ def init_app(app: Flask) -> None:
                   _audit_commands()):
         app.cli.add_command(group)
     _register_worker(app)
+    from app import cli_campaigns
+    cli_campaigns.init_app(app)
 
 
 def _db_commands() -> AppGroup:

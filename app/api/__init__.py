@@ -57,3 +57,4 @@ def _challenge(response):
 
 from app.api import views  # noqa: E402,F401
 from app.api import campaigns  # noqa: E402,F401
+from app.api import links, reports  # noqa: E402,F401

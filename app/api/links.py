@@ -1,0 +1,2 @@
+"""(being written)"""
+from app.api import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""(being written)"""
+from app.web import bp  # noqa: F401

@@ -1,0 +1,1 @@
+"""Background tasks of form-teacher links: reminders (being written)."""

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from core import audit
 from core.db import session, utcnow
 from core.errors import Conflict, Forbidden, Invalid
-from tenants.models import SchoolClass, User
+from tenants.models import Node, SchoolClass, User
 from tenants.policy import can
 from workflows import state as wf
-from workflows.models import Campaign, ClassLink
+from workflows.models import Campaign, CampaignState, ClassLink
 
 SALT = "arbor.class-link"
 DEFAULT_DAYS = 14
@@ -179,5 +182,143 @@ def revoke(actor: User, link: ClassLink, now: dt.datetime | None = None) -> Clas
     return link
 
 
-__all__ = ["DEFAULT_DAYS", "REFUSALS", "actor_for", "address_hash", "expiry_for", "issue", "link_of", "open_token",
-           "read_token", "refusal", "revoke", "token_for"]
+# --- the issuing side: the unit's class list, bulk issue, mails and reminders ---------------------------------
+
+# What the unit sees per class (:func:`status_of`).
+STATUSES = ("not_issued", "issued", "opened", "saved", "submitted", "revoked", "expired")
+REMIND_BEFORE = dt.timedelta(days=3)  # unopened links are reminded this long before they expire
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def status_of(link: ClassLink | None, now: dt.datetime | None = None) -> str:
+    """One of :data:`STATUSES`. Saving and submitting count only when they happened under the current issue."""
+    if link is None:
+        return "not_issued"
+    if link.revoked_at is not None:
+        return "revoked"
+    issued = aware(link.issued_at)
+    if link.submitted_at is not None and aware(link.submitted_at) >= issued:
+        return "submitted"
+    if aware(link.expires_at) <= (now or utcnow()):
+        return "expired"
+    if link.saved_at is not None and aware(link.saved_at) >= issued:
+        return "saved"
+    return "opened" if link.opened_at is not None else "issued"
+
+
+def clean_teacher(name: str | None, email: str | None) -> tuple[str | None, str | None]:
+    """The form teacher's name and e-mail as stored (stripped, lower-case address), or Invalid naming the field."""
+    name = (name or "").strip() or None
+    email = (email or "").strip().lower() or None
+    if name is not None and len(name) > 120:
+        raise Invalid("The teacher's name is too long (120 characters at most).", details={"teacher_name": "too_long"})
+    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        raise Invalid("This is not an e-mail address.", details={"teacher_email": "invalid"})
+    return name, email
+
+
+def unit_classes(campaign: Campaign, unit: Node) -> list[tuple[CampaignState, ClassLink | None]]:
+    """The unit's classes in the campaign (its class state rows, by grade and name) with their links."""
+    me = wf.state_for(campaign, unit)
+    q = (select(CampaignState, ClassLink)
+         .join(SchoolClass, SchoolClass.id == CampaignState.class_id)
+         .outerjoin(ClassLink, ClassLink.state_id == CampaignState.id)
+         .where(CampaignState.campaign_id == campaign.id, CampaignState.parent_id == me.id,
+                CampaignState.level == "class")
+         .options(selectinload(CampaignState.school_class))
+         .order_by(SchoolClass.grade_level, SchoolClass.name, SchoolClass.id))
+    return [(st, link) for st, link in session.execute(q).all()]
+
+
+def issue_blockers(campaign: Campaign, unit: Node, rows) -> dict[int, wf.Refusal | None]:
+    """For each class state row of ``unit`` (from :func:`unit_classes`): why no link can be issued for it now,
+    or None. The unit's chain is read once for the whole list."""
+    unit_chain = wf.read_chain(wf.state_for(campaign, unit))
+    above = [*unit_chain.ancestors, unit_chain.me]
+    return {st.id: wf.edit_refusal(campaign, wf.Chain(st, above), "class") for st, _link in rows}
+
+
+@dataclass
+class Bulk:
+    """What :func:`issue_all` did: links issued or re-issued, working links kept, classes that cannot take one."""
+    issued: list[ClassLink] = field(default_factory=list)
+    kept: list[ClassLink] = field(default_factory=list)
+    skipped: list[CampaignState] = field(default_factory=list)
+
+
+def issue_all(actor: User, campaign: Campaign, unit: Node, *, days: int = DEFAULT_DAYS,
+              now: dt.datetime | None = None) -> Bulk:
+    """Issue a link to every class of ``unit`` without a working one (never issued, revoked, expired); a working
+    link is kept (it may already be on paper), a class that is submitted, locked or excluded is skipped. Each
+    issue is audited like a single one; the caller commits."""
+    _check_manager(actor, unit)
+    now = now or utcnow()
+    if campaign.status != "running":
+        raise Conflict("The campaign is not running; no links can be issued.", details={"code": "not_running"})
+    if expiry_for(campaign, days, now) <= now:
+        raise Conflict("The campaign's deadline has passed; no new links can be issued.")
+    out = Bulk()
+    rows = unit_classes(campaign, unit)
+    blockers = issue_blockers(campaign, unit, rows)
+    for st, link in rows:
+        if blockers[st.id] is not None:
+            out.skipped.append(st)
+        elif link is not None and refusal(link, now=now) is None:
+            out.kept.append(link)
+        else:
+            out.issued.append(issue(actor, campaign, st.school_class, days=days, now=now))
+    return out
+
+
+def mark_emailed(actor: User | None, link: ClassLink, now: dt.datetime | None = None) -> ClassLink:
+    """Record that the current version was e-mailed to the teacher (the caller sends it). Audited."""
+    link.emailed_at = now or utcnow()
+    session.flush()
+    audit.record("link.email", user=actor, obj=link, node_id=link.unit_id, new={"version": link.version})
+    return link
+
+
+def remind(actor: User, link: ClassLink, now: dt.datetime | None = None) -> ClassLink:
+    """The unit sends the teacher a reminder of a working link (the caller sends the mail). Audited."""
+    _check_manager(actor, link.school_class.unit)
+    if not link.teacher_email:
+        raise Invalid("The link has no teacher's e-mail address to remind.", details={"teacher_email": "missing"})
+    why = refusal(link, now=now)
+    if why is not None:
+        raise Conflict("This link no longer works; issue it again instead.", details={"code": why})
+    link.reminded_at = now or utcnow()
+    session.flush()
+    audit.record("link.remind", user=actor, obj=link, node_id=link.unit_id, new={"version": link.version})
+    return link
+
+
+def due_for_reminder(now: dt.datetime | None = None, before: dt.timedelta = REMIND_BEFORE) -> list[ClassLink]:
+    """Links to remind automatically: with a teacher's address, never opened, not yet reminded, not revoked,
+    expiring within ``before`` (and not yet expired), that still work (campaign running, class editable)."""
+    now = now or utcnow()
+    q = (select(ClassLink).join(Campaign, Campaign.id == ClassLink.campaign_id)
+         .where(Campaign.status == "running", ClassLink.revoked_at.is_(None), ClassLink.opened_at.is_(None),
+                ClassLink.reminded_at.is_(None), ClassLink.teacher_email.is_not(None),
+                ClassLink.expires_at > now, ClassLink.expires_at <= now + before)
+         .order_by(ClassLink.expires_at, ClassLink.id))
+    return [link for link in session.execute(q).scalars() if refusal(link, now=now) is None]
+
+
+def claim_reminder(link: ClassLink, now: dt.datetime | None = None) -> bool:
+    """Mark an automatic reminder as sent, once: a conditional UPDATE, so two runs never remind twice. Audited
+    (actor "system") when this call won."""
+    now = now or utcnow()
+    won = session.execute(update(ClassLink).where(ClassLink.id == link.id, ClassLink.reminded_at.is_(None),
+                                                  ClassLink.version == link.version)
+                          .values(reminded_at=now).execution_options(synchronize_session=False)).rowcount == 1
+    if won:
+        session.refresh(link)
+        audit.record("link.remind", actor="system", obj=link, node_id=link.unit_id,
+                     new={"version": link.version, "automatic": True})
+    return won
+
+
+__all__ = ["DEFAULT_DAYS", "REFUSALS", "REMIND_BEFORE", "STATUSES", "Bulk", "actor_for", "address_hash",
+           "claim_reminder", "clean_teacher", "due_for_reminder", "expiry_for", "issue", "issue_all",
+           "issue_blockers", "link_of", "mark_emailed", "open_token", "read_token", "refusal", "remind", "revoke",
+           "status_of", "token_for", "unit_classes"]

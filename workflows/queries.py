@@ -10,7 +10,7 @@ from sqlalchemy import Select, case, func, select
 from core.db import session
 from tenants.models import Node
 from workflows import state as sm
-from workflows.models import Campaign, CampaignState, WorkflowEvent
+from workflows.models import Campaign, CampaignState, ClassLink, WorkflowEvent
 
 COUNT_KEYS = ("total", "not_started", "in_progress", "submitted", "locked", "excluded", "extended_requested",
               "extended_submitted")
@@ -125,6 +125,25 @@ def in_subtree(campaign: Campaign, within: Node, level: str, **filters) -> Selec
     return q.order_by(s.path)
 
 
+def links_progress(campaign: Campaign, within: Node | None) -> dict:
+    """Form-teacher links in ``within``'s subtree (None or the ministry: the whole campaign): classes with a link
+    issued (not revoked), opened by the teacher, and submitted through the link. One statement."""
+    link, s = ClassLink, CampaignState
+    q = (select(func.count(link.id).label("issued"),
+                func.sum(case((link.opened_at.is_not(None), 1), else_=0)).label("opened"),
+                func.sum(case((link.submitted_at.is_not(None), 1), else_=0)).label("submitted"))
+         .join(s, s.id == link.state_id).where(link.campaign_id == campaign.id, link.revoked_at.is_(None)))
+    if within is not None and within.level != "ministry":
+        if within.level == "inspectorate":
+            q = q.where(s.county_id == within.id)
+        elif within.level == "school":
+            q = q.where(s.school_id == within.id)
+        else:
+            q = q.where(link.unit_id == within.id)
+    row = session.execute(q).mappings().one()
+    return {k: int(row[k] or 0) for k in ("issued", "opened", "submitted")}
+
+
 def history(campaign: Campaign, target) -> Select:
     """The workflow events of one node or class, oldest first."""
     st = sm.state_for(campaign, target)
@@ -132,4 +151,4 @@ def history(campaign: Campaign, target) -> Select:
 
 
 __all__ = ["campaigns", "children", "children_counts", "history", "in_subtree", "last_activity", "level_counts",
-           "node_counts"]
+           "links_progress", "node_counts"]

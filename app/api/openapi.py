@@ -242,6 +242,72 @@ SCHEMAS.update({
         "at": _TIME}},
 })
 
+# --- reports (app/api/reports.py) --------------------------------------------------------------------------
+_RID = _id("report_id")
+PATHS.update({
+    "/api/v1/campaigns/{campaign_id}/nodes/{node_id}/reports": {
+        "get": {"operationId": "list_reports", "summary": "The report versions of a node in a campaign, newest first",
+                "parameters": [_CID, _id("node_id"),
+                               _query("limit", {"type": "integer", "minimum": 1, "default": 100},
+                                      "At most this many versions (capped at 500)")],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "campaign_id": {"type": "integer"}, "node_id": {"type": "integer"},
+                    "items": {"type": "array", "items": _ref("ReportSummary")}}}), **_err(401, 403, 404, 422)}},
+        "post": {"operationId": "generate_report", "summary": "Generate a new version of the node's report now",
+                 "description": "Queues a job on the `exports` queue; poll `GET /api/v1/jobs/{job_id}`: when it is "
+                                "done its `report_id` names the new version. Reports are also generated at each "
+                                "submission and re-issued when the data below change.",
+                 "parameters": [_CID, _id("node_id")],
+                 "responses": {"202": _json({"type": "object", "required": ["job_id"], "properties": {
+                     "job_id": {"type": "integer"}, "status": {"enum": ["queued", "running", "done", "failed"]}}},
+                     "Queued"), **_err(401, 403, 404, 409, 422)}}},
+    "/api/v1/reports/{report_id}": {"get": {
+        "operationId": "get_report", "summary": "One report version: its data, hash, files and signature",
+        "parameters": [_RID], "responses": {"200": _json(_ref("Report")), **_err(401, 403, 404)}}},
+    "/api/v1/reports/{report_id}/download": {"get": {
+        "operationId": "download_report", "summary": "A rendered file of a report version (stored, immutable)",
+        "description": "The `X-Content-SHA256` header (and the ETag) is the SHA-256 of the bytes, as stored.",
+        "parameters": [_RID, _query("format", {"enum": ["pdf", "xlsx", "csv"], "default": "pdf"}, "The format")],
+        "responses": {"200": {"description": "The file", "content": {
+            "application/pdf": {}, "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+            **_err(401, 403, 404, 422)}}},
+    "/api/v1/reports/{report_id}/sign": {"post": {
+        "operationId": "sign_report", "summary": "The inspector general signs the latest county report version",
+        "description": "Re-enter the second factor: `otp` is a current authenticator code (or, with "
+                       "`\"method\": \"recovery\"`, a recovery code). The signature records signer, time and "
+                       "the report's SHA-256; a re-issued version voids it. A wrong code writes nothing (422).",
+        "parameters": [_RID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["otp"], "properties": {
+                "otp": {"type": "string"}, "method": {"enum": ["totp", "recovery"], "default": "totp"}}}}}},
+        "responses": {"201": _json({"type": "object", "properties": {
+            "report_id": {"type": "integer"}, "signature": _ref("Signature")}}, "Signed"),
+            **_err(401, 403, 404, 409, 422)}}},
+})
+SCHEMAS.update({
+    "ReportSummary": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "campaign_id": {"type": "integer"}, "node_id": {"type": "integer"},
+        "level": {"enum": ["unit", "school", "inspectorate", "ministry"]}, "version": {"type": "integer"},
+        "reason": {"enum": ["submitted", "on_demand", "reissued", "extended"]}, "provisional": {"type": "boolean"},
+        "ruleset": _PIN, "sha256": {"type": "string", "description": "SHA-256 of the data's canonical JSON"},
+        "created_at": _TIME,
+        "signature_state": {"enum": ["signed", "void", "awaiting", "not_required"]}}},
+    "Signature": {"type": ["object", "null"], "properties": {
+        "signer": {"type": "object", "properties": {"id": {"type": "integer"}, "name": _NULLABLE_STR}},
+        "signed_at": _TIME, "sha256": {"type": "string"}, "void": {"type": "boolean"}, "void_at": _TIME,
+        "void_reason": _NULLABLE_STR}},
+    "Report": {"allOf": [_ref("ReportSummary"), {"type": "object", "properties": {
+        "latest": {"type": "boolean"},
+        "files": {"type": "array", "items": {"type": "object", "properties": {
+            "format": {"enum": ["pdf", "xlsx", "csv"]}, "size": {"type": "integer"}, "sha256": {"type": "string"}}}},
+        "signature": _ref("Signature"),
+        "data": {"type": "object", "description": "totals, indicators, risk, children, exclusions, completion, "
+                                                  "version, generated_at, ruleset (exports.report_data)"}}}]},
+})
+_JOB_PROPS = SCHEMAS["Job"]["properties"]
+_JOB_PROPS["report_id"] = {"type": "integer", "description": "A finished report job: the version it wrote"}
+
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "arb_…",
                "description": "A personal access token from the profile page or `flask tokens create EMAIL`: "

@@ -100,7 +100,10 @@ def nodes_by_code():
 @bp.route("/jobs/<int:job_id>")
 @access(load=Job)
 def get_job(job: Job):
-    return jsonify(job_queue.status(_own_job(job)))
+    st = job_queue.status(_own_job(job))
+    if isinstance(job.result, dict) and "report_id" in job.result:  # a report job: the version it wrote
+        st["report_id"] = job.result["report_id"]
+    return jsonify(st)
 
 
 @bp.route("/jobs/<int:job_id>/retry", methods=["POST"])

@@ -308,6 +308,48 @@ SCHEMAS.update({
 _JOB_PROPS = SCHEMAS["Job"]["properties"]
 _JOB_PROPS["report_id"] = {"type": "integer", "description": "A finished report job: the version it wrote"}
 
+# --- form-teacher links (app/api/links.py) ---------------------------------------------------------------
+PATHS.update({
+    "/api/v1/campaigns/{campaign_id}/classes/{class_id}/links": {
+        "post": {"operationId": "issue_class_link", "summary": "Issue (or re-issue) the class's form-teacher link",
+                 "description": "The unit responsible only. One link per class and campaign: issuing again bumps "
+                                "its version, so every earlier URL stops working. Valid `days` from now (default "
+                                "14, 1–120), never past the end of the campaign's deadline day. `teacher_name` and "
+                                "`teacher_email` (optional; left out: kept from the earlier issue, empty: cleared) "
+                                "are the only personal data; `send_email` mails the link to the teacher. This answer "
+                                "is the only one that carries the link's `url`. 409 when the campaign is not "
+                                "running or the class is submitted, locked or excluded.",
+                 "parameters": [_CID, _id("class_id")],
+                 "requestBody": {"content": {"application/json": {"schema": _ref("LinkIssue")}}},
+                 "responses": {"201": _json(_ref("IssuedLink"), "Issued"), **_err(401, 403, 404, 409, 422)}},
+        "get": {"operationId": "list_class_links", "summary": "The class's link (no token, no URL)",
+                "parameters": [_CID, _id("class_id")],
+                "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
+                    "items": {"type": "array", "items": _ref("Link")}}}), **_err(401, 403, 404)}}},
+    "/api/v1/links/{link_id}": {"delete": {
+        "operationId": "revoke_link", "summary": "Revoke a form-teacher link (its URL stops working)",
+        "description": "409 when it is already revoked; issue it again to give the class a new link.",
+        "parameters": [_id("link_id")], "responses": {"200": _json(_ref("Link"), "Revoked"),
+                                                      **_err(401, 403, 404, 409)}}},
+})
+SCHEMAS.update({
+    "LinkIssue": {"type": "object", "properties": {
+        "days": {"type": "integer", "minimum": 1, "maximum": 120, "default": 14},
+        "teacher_name": {"type": ["string", "null"], "maxLength": 120},
+        "teacher_email": {"type": ["string", "null"], "format": "email"},
+        "send_email": {"type": "boolean", "default": False}}},
+    "Link": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "campaign_id": {"type": "integer"}, "class_id": {"type": "integer"},
+        "unit_id": {"type": "integer"}, "version": {"type": "integer", "minimum": 1},
+        "status": {"enum": ["issued", "opened", "saved", "submitted", "revoked", "expired"]},
+        "works": {"type": "boolean", "description": "Whether the link opens now"},
+        "expires_at": _TIME, "issued_at": _TIME, "emailed_at": _TIME, "opened_at": _TIME, "saved_at": _TIME,
+        "submitted_at": _TIME, "reminded_at": _TIME, "revoked_at": _TIME, "teacher_name": _NULLABLE_STR,
+        "teacher_email": _NULLABLE_STR}},
+    "IssuedLink": {"allOf": [_ref("Link"), {"type": "object", "required": ["id", "url", "expires_at"], "properties": {
+        "url": {"type": "string", "format": "uri", "description": "The link to give the form teacher"}}}]},
+})
+
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "arb_…",
                "description": "A personal access token from the profile page or `flask tokens create EMAIL`: "

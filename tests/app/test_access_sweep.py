@@ -10,7 +10,7 @@ import pytest
 from exports.models import Job
 from tenants.invitations import Invitation
 from tenants.models import Building, ImportBatch, Node, SchoolClass
-from workflows.models import Campaign
+from workflows.models import Campaign, ClassLink
 
 # Routes with an id argument that are deliberately not loaded through ``access(load=…)``, with the reason.
 UNSCOPED_ID_ROUTES = {
@@ -37,8 +37,22 @@ def objects_in_b(tree, make_user) -> dict:
                             invited_by_id=owner.id, expires_at=utcnow(), nonce_hash="x" * 64)
     session.add_all([job, batch, invitation])
     session.flush()
+    campaign = _launched_campaign(tree, make_user)
+    link = _class_link(campaign, tree.classes["B1.1.0"])
     return {Node: tree.schools["B1"], SchoolClass: tree.classes["B1.1.0"], Building: tree.buildings["B1.1"],
-            Job: job, ImportBatch: batch, Invitation: invitation, Campaign: _launched_campaign(tree, make_user)}
+            Job: job, ImportBatch: batch, Invitation: invitation, Campaign: campaign, ClassLink: link}
+
+
+def _class_link(campaign, school_class) -> ClassLink:
+    """A form-teacher link of a county-B class (a bare row: the sweep campaign's deadline may have passed)."""
+    from core.db import session, utcnow
+    from workflows import state
+    st = state.state_for(campaign, school_class)
+    link = ClassLink(campaign_id=campaign.id, state_id=st.id, class_id=school_class.id, unit_id=school_class.unit_id,
+                     version=1, expires_at=utcnow())
+    session.add(link)
+    session.flush()
+    return link
 
 
 def _launched_campaign(tree, make_user) -> Campaign:

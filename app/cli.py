@@ -185,8 +185,10 @@ def _seed_commands() -> AppGroup:
     @click.option("--scale", type=click.FloatRange(0.001, 2.0), default=1.0, show_default=True,
                   help="1.0 = ~7,000 schools, ~17,000 units, ~140,000 classes")
     @click.option("--seed", "rng_seed", type=int, default=20261121, show_default=True)
-    def seed_national(scale, rng_seed):
-        """A deterministic synthetic country at real size (or a fraction of it)."""
+    @click.option("--campaign/--no-campaign", "with_campaign", default=True, show_default=True,
+                  help="Also launch the segregation campaign and fill most of its class tables")
+    def seed_national(scale, rng_seed, with_campaign):
+        """A deterministic synthetic country at real size (or a fraction of it), with a launched campaign."""
         import time
 
         from tenants import national
@@ -199,6 +201,13 @@ def _seed_commands() -> AppGroup:
         stats = _commit_or_fail(lambda: national.seed_national(scale=scale, seed=rng_seed))
         click.echo(f"{stats.counties} inspectorates, {stats.schools} schools, {stats.units} units, "
                    f"{stats.classes} classes, {stats.pupils} pupils in {time.perf_counter() - started:.1f} s")
+        if with_campaign:
+            started = time.perf_counter()
+            c = _commit_or_fail(lambda: national.seed_national_campaign(seed=rng_seed))
+            click.echo(f"campaign {c.campaign_id}: {c.classes_filled} class tables filled, {c.classes_missing} "
+                       f"missing, {c.classes_submitted} submitted; {c.units_submitted} units and "
+                       f"{c.schools_submitted} schools submitted, {c.units_excluded} units excluded; counties "
+                       f"submitted: {', '.join(c.counties_submitted)} in {time.perf_counter() - started:.1f} s")
 
     return seed_cli
 

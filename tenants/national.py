@@ -176,3 +176,352 @@ def _node(id_, level, code, name, parent_id, path, county_id, school_id, localit
             "school_id": school_id, "code": code, "name": name, "search_key": search_key(name),
             "locality": locality, "environment": environment, "languages": languages, "active": True,
             "created_at": now, "updated_at": now}
+
+
+# --- a launched campaign, mostly filled --------------------------------------------------------------------
+
+# Small minorities where they really live (share of pupils, roughly).
+MINORITIES = {"german": {"SB": 0.01, "TM": 0.01, "BV": 0.008, "AR": 0.006, "SM": 0.006},
+              "ukrainian": {"MM": 0.05, "SV": 0.02, "TM": 0.005, "CS": 0.005},
+              "turkish_tatar": {"CT": 0.05, "TL": 0.01}}
+EXCLUSION_REASONS = ("Unitate în reorganizare (comasare aprobată de consiliul local)",
+                     "Structură fără elevi în anul școlar curent",
+                     "Clădire în reabilitare; elevii învață temporar la unitatea-mamă")
+SEED_LABEL = "seed national"
+
+
+@dataclass
+class CampaignSeedStats:
+    campaign_id: int = 0
+    states: int = 0
+    classes_filled: int = 0
+    classes_missing: int = 0
+    classes_submitted: int = 0
+    units_filled: int = 0
+    units_submitted: int = 0
+    units_excluded: int = 0
+    units_skewed: int = 0
+    schools_submitted: int = 0
+    counties_submitted: list = None
+
+
+class FastCompute:
+    """:func:`forms.engine.compute` for many rows of one definition, with the same results: ``sum("x.*")`` adds
+    the numbers under a prefix, a two-name formula (``pct(a, b)``) goes through the field type's own ``derive``
+    once per distinct pair of inputs, anything else through ``derive`` over the full environment."""
+
+    def __init__(self, definition):
+        import re
+
+        from forms.expressions import compile_expression
+        self.definition = definition
+        self.inputs = [f.key for f in definition.fields if f.is_input]
+        keys = set(definition.context) | {f.key for f in definition.fields}
+        self.plan = []
+        for key in definition.computed_order:
+            f = definition.field(key)
+            m = re.fullmatch(r'sum\("([a-z0-9_.]+)\.\*"\)', f.spec["formula"].strip())
+            expr = compile_expression(f.spec["formula"])
+            if m:
+                prefix = m[1] + "."
+                self.plan.append((key, "sum", sorted(k for k in keys if k.startswith(prefix)), f))
+            elif not expr.patterns and len(expr.names) <= 2:
+                self.plan.append((key, "memo", sorted(expr.names), f))
+            else:
+                self.plan.append((key, "full", None, f))
+        self.memo: dict = {}
+
+    def __call__(self, values: dict, context: dict) -> dict:
+        from forms.expressions import MAX_RESULT
+        env = {k: context.get(k) for k in self.definition.context}
+        for k in self.inputs:
+            env[k] = values.get(k)
+        out = dict(values)
+        for key, kind, names, f in self.plan:
+            if kind == "sum":
+                nums = [env[k] for k in names if isinstance(env[k], int | float) and not isinstance(env[k], bool)]
+                value = sum(nums) if nums else None
+                if value is not None and abs(value) > MAX_RESULT:
+                    value = None
+            elif kind == "memo":
+                args = tuple(env.get(n) for n in names)
+                memo_key = (key, args)
+                if memo_key not in self.memo:
+                    self.memo[memo_key] = f.fieldtype.derive(f.spec, dict(zip(names, args, strict=True)))
+                value = self.memo[memo_key]
+            else:
+                value = f.fieldtype.derive(f.spec, env)
+            env[key] = out[key] = value
+        return out
+
+
+def _binom(rng: random.Random, n: int, p: float) -> int:
+    """A cheap binomial draw (normal approximation, clipped), plenty for plausible counts."""
+    if n <= 0 or p <= 0:
+        return 0
+    if p >= 1:
+        return n
+    mean = n * p
+    return max(0, min(n, round(rng.gauss(mean, (mean * (1 - p)) ** 0.5))))
+
+
+def _split(rng: random.Random, n: int, weights: list[float]) -> list[int]:
+    """``n`` pupils over categories (sequential binomials; the last takes the rest)."""
+    out, left, rest = [], n, sum(weights)
+    for w in weights[:-1]:
+        k = _binom(rng, left, w / rest) if rest > 0 else 0
+        out.append(k)
+        left -= k
+        rest -= w
+    out.append(left)
+    return out
+
+
+def class_table(rng: random.Random, pupils: int, roma: float, hungarian: float, minorities: dict, rural: bool,
+                lang: str) -> dict:
+    """Plausible input values of one class table (counts add up; every criterion within the class)."""
+    if rng.random() < 0.03:  # the class changed size since the structure was entered
+        pupils = max(1, pupils + rng.choice((-2, -1, 1)))
+    hu = hungarian if lang != "hu" else 0.85 + 0.15 * rng.random()
+    if lang == "hu":
+        roma = roma / 3
+    weights = [0.0, roma, hu, minorities.get("german", 0), minorities.get("ukrainian", 0),
+               minorities.get("turkish_tatar", 0), 0.003, 0.04 + 0.04 * rng.random()]
+    weights[0] = max(0.0, 1 - sum(weights))
+    eth = _split(rng, pupils, [weights[i] for i in (1, 2, 3, 4, 5, 6, 7, 0)])
+    roma_n, hu_n, de_n, uk_n, tt_n, other_n, undeclared_n, ro_n = eth
+    r_share = roma_n / pupils if pupils else 0
+    higher = (0.12 if rural else 0.32) * (1 - r_share)
+    edu = _split(rng, pupils, [higher, 0.42, 0.2 + 0.2 * r_share, 0.05 + 0.35 * r_share, 0.06])
+    social = _binom(rng, pupils, 0.08 + (0.1 if rural else 0) + 0.5 * r_share)
+    sen = _binom(rng, pupils, 0.03 + 0.04 * r_share)
+    seats = min(pupils, rng.choice((4, 6, 6, 8)))
+    bench_roma = min(seats, roma_n, _binom(rng, seats, min(1.0, r_share * (1.6 if rng.random() < 0.3 else 1.0))))
+    return {
+        "pupils": pupils,
+        "ethnicity.romanian": ro_n, "ethnicity.roma": roma_n, "ethnicity.hungarian": hu_n,
+        "ethnicity.german": de_n, "ethnicity.ukrainian": uk_n, "ethnicity.turkish_tatar": tt_n,
+        "ethnicity.other": other_n, "ethnicity.undeclared": undeclared_n,
+        "parents_education.higher": edu[0], "parents_education.upper_secondary": edu[1],
+        "parents_education.eight_grades": edu[2], "parents_education.below_eight": edu[3],
+        "parents_education.unknown": edu[4],
+        "social_scholarship": social, "single_parent": _binom(rng, pupils, 0.11),
+        "disability_sen": sen,
+        "residence_other_locality": _binom(rng, pupils, 0.15 if rural else 0.06),
+        "institutionalised": _binom(rng, pupils, 0.008), "relatives_care": _binom(rng, pupils, 0.07),
+        "attended_kindergarten": _binom(rng, pupils, 0.92 - 0.4 * r_share), "repeating": _binom(rng, pupils, 0.015),
+        "last_benches.seats": seats, "last_benches.ethnicity.roma": bench_roma,
+        "last_benches.social_scholarship": min(seats, social, _binom(rng, seats, social / pupils if pupils else 0)),
+        "last_benches.disability_sen": min(seats, sen, _binom(rng, seats, sen / pupils if pupils else 0)),
+    }
+
+
+def unit_form(rng: random.Random, buildings: int, classrooms: int, pupils: int, roma: float, hungarian: float,
+              languages: str) -> dict:
+    """Plausible input values of one unit form (the locality's school-age population by ethnicity)."""
+    population = max(10, round(pupils * (1.1 + rng.random())))
+    loc = _split(rng, population, [roma * (0.8 + 0.4 * rng.random()), hungarian, 0.004, 0.002, 0.002, 0.003, 0.03,
+                                   max(0.0, 1 - roma - hungarian - 0.041)])
+    return {"buildings.count": buildings, "buildings.classrooms": max(classrooms, buildings),
+            "buildings.classes_assigned": True, "buildings.notes": None,
+            "locality.ethnicity.roma": loc[0], "locality.ethnicity.hungarian": loc[1],
+            "locality.ethnicity.german": loc[2], "locality.ethnicity.ukrainian": loc[3],
+            "locality.ethnicity.turkish_tatar": loc[4], "locality.ethnicity.other": loc[5],
+            "locality.ethnicity.undeclared": loc[6], "locality.ethnicity.romanian": loc[7],
+            "locality_info.source": "INS, recensământul 2021", "locality_info.year": 2021,
+            "teaching_languages": [x for x in languages.split(",") if x]}
+
+
+def _roma_base(rng: random.Random) -> float:
+    r = rng.random()
+    return rng.uniform(0, 0.03) if r < 0.6 else rng.uniform(0.03, 0.15) if r < 0.9 else rng.uniform(0.15, 0.4)
+
+
+def _commission(ministry: Node):
+    """A commission member to create and launch the campaign (the one already there, or a new account)."""
+    from tenants import operations
+    from tenants.models import Membership, User
+
+    user = session.execute(select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.role == "commission", Membership.node_id == ministry.id).order_by(User.id).limit(1)).scalar()
+    if user is None:
+        user = operations.create_user(email="comisia.nationala@arbor.invalid", name="Comisia națională (sintetic)")
+        operations.add_membership(user, ministry, "commission")
+    return user
+
+
+def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *, submitted_counties: int = 3,
+                           excluded_share: float = 0.004, skewed_share: float = 0.08,
+                           batch: int = 5000) -> CampaignSeedStats:
+    """Create and launch the segregation campaign over the seeded country, then fill it like a campaign a few weeks
+    before its deadline: ~95 % of class tables saved with plausible counts (the rest never saved), unit forms,
+    classes/units/schools submitted bottom-up here and there, a few units excluded with a reason, some units
+    skewed (one or two classes concentrating Roma pupils) so risk appears, and ``submitted_counties`` counties
+    submitted completely. Deterministic for (country, seed). Bulk statements; one audit entry."""
+    from forms.operations import sync_builtin
+    from workflows import campaigns
+    from workflows.models import CampaignState, CampaignValues
+    from workflows.values import definition_for
+
+    rng = random.Random(seed * 7 + 1)
+    stats = CampaignSeedStats(counties_submitted=[])
+    sync_builtin()
+    year = session.execute(select(SchoolYear).where(SchoolYear.name == year_name)).scalar_one()
+    ministry = session.execute(select(Node).where(Node.level == "ministry").order_by(Node.id).limit(1)).scalar_one()
+    commission = _commission(ministry)
+    campaign = campaigns.create_campaign(
+        commission, name=f"Monitorizarea segregării școlare {year_name} (set sintetic național)", school_year=year,
+        opens_on=year.starts_on + dt.timedelta(days=120), deadline=year.starts_on + dt.timedelta(days=200))
+    campaigns.launch_campaign(commission, campaign, "Vă invităm să completați datele de monitorizare până la "
+                                                    "termenul campaniei.")
+    stats.campaign_id = campaign.id
+    class_def, unit_def = definition_for(campaign, "class"), definition_for(campaign, "unit")
+    class_compute, unit_compute = FastCompute(class_def), FastCompute(unit_def)
+
+    cs = CampaignState
+    rows = session.execute(select(cs.id, cs.level, cs.node_id, cs.class_id, cs.parent_id, cs.county_id)
+                           .where(cs.campaign_id == campaign.id)).all()
+    # Launch numbers its rows in whatever order the database joins them: walk them in node/class order instead.
+    rows.sort(key=lambda r: (r.node_id, r.class_id or 0))
+    stats.states = len(rows)
+    county_code = dict(session.execute(select(Node.id, Node.code).where(Node.level == "inspectorate")).all())
+    unit_info = {r.id: r for r in session.execute(select(Node.id, Node.environment, Node.languages)
+                                                  .where(Node.level == "unit"))}
+    buildings: dict[int, list[int]] = {}
+    for unit_id, classrooms in session.execute(select(Building.unit_id, Building.classrooms)):
+        b = buildings.setdefault(unit_id, [0, 0])
+        b[0] += 1
+        b[1] += classrooms or 0
+    class_info = {r.id: r for r in session.execute(
+        select(SchoolClass.id, SchoolClass.pupils, SchoolClass.grade_level, SchoolClass.teaching_language,
+               SchoolClass.education_form, SchoolClass.combined, SchoolClass.building_id, SchoolClass.name)
+        .where(SchoolClass.school_year_id == year.id))}
+
+    counties = [r for r in rows if r.level == "inspectorate"]
+    schools = [r for r in rows if r.level == "school"]
+    units = [r for r in rows if r.level == "unit"]
+    classes_of: dict[int, list] = {}
+    for r in rows:
+        if r.level == "class":
+            classes_of.setdefault(r.parent_id, []).append(r)
+    candidates = sorted(county_code[r.node_id] for r in counties if county_code[r.node_id] != "B")
+    chosen = set(rng.sample(candidates, min(submitted_counties, len(candidates))))
+    stats.counties_submitted = sorted(chosen)
+    excluded = {u.id: rng.choice(EXCLUSION_REASONS)
+                for u in rng.sample(units, min(len(units), max(2, round(excluded_share * len(units)))))}
+    skewed = {u.id for u in rng.sample([u for u in units if u.id not in excluded],
+                                       min(len(units) - len(excluded), max(3, round(skewed_share * len(units)))))}
+    stats.units_excluded, stats.units_skewed = len(excluded), len(skewed)
+
+    now = utcnow()
+    state_of: dict[int, str] = {}  # state row id → its new state (absent: not_started)
+    values_rows: list[dict] = []
+
+    session.execute(CampaignValues.__table__.delete().where(CampaignValues.campaign_id == campaign.id,
+                                                            CampaignValues.section.in_(("class", "unit"))))
+
+    def add_values(state_id: int, section: str, values: dict | None) -> None:
+        values_rows.append({"campaign_id": campaign.id, "state_id": state_id, "section": section,
+                            "values": values or {}, "version": 1 if values else 0,
+                            "updated_at": now if values else None, "updated_by": SEED_LABEL if values else None})
+        if len(values_rows) >= batch:
+            session.execute(insert(CampaignValues), values_rows)
+            values_rows.clear()
+
+    for u in units:
+        code = county_code[u.county_id]
+        info = unit_info[u.node_id]
+        rural = info.environment == "rural"
+        in_chosen = code in chosen
+        my_classes = classes_of.get(u.id, [])
+        if u.id in excluded:
+            add_values(u.id, "unit", None)
+            for c in my_classes:
+                add_values(c.id, "class", None)
+            continue
+        roma, hungarian = _roma_base(rng), HUNGARIAN.get(code, 0.0) * 0.4
+        minorities = {g: shares.get(code, 0.0) for g, shares in MINORITIES.items()}
+        if in_chosen:
+            mode = "submitted"
+        else:
+            r = rng.random()
+            mode = "untouched" if r < 0.02 else "submitted" if r < 0.35 else "partial" if r < 0.7 else "started"
+        hot = set()
+        if u.id in skewed and len(my_classes) >= 2:
+            hot = {c.id for c in rng.sample(my_classes, 1 if len(my_classes) < 6 else 2)}
+        any_filled = False
+        all_submitted = True
+        pupils_total = 0
+        for c in my_classes:
+            k = class_info[c.class_id]
+            pupils_total += k.pupils
+            if mode == "untouched" or (mode != "submitted" and rng.random() < 0.05):
+                add_values(c.id, "class", None)
+                stats.classes_missing += 1
+                all_submitted = False
+                continue
+            share = rng.uniform(0.6, 0.95) if c.id in hot else roma * rng.uniform(0.5, 1.5)
+            inputs = class_table(rng, k.pupils, min(share, 0.97), hungarian, minorities, rural, k.teaching_language)
+            ctx = {"class.pupils": k.pupils, "class.grade_level": k.grade_level,
+                   "class.teaching_language": k.teaching_language, "class.education_form": k.education_form,
+                   "class.combined": bool(k.combined), "class.building_id": k.building_id, "class.name": k.name}
+            add_values(c.id, "class", class_compute(inputs, ctx))
+            stats.classes_filled += 1
+            any_filled = True
+            if mode == "submitted" or (mode == "partial" and rng.random() < 0.6):
+                state_of[c.id] = "submitted"
+                stats.classes_submitted += 1
+            else:
+                state_of[c.id] = "in_progress"
+                all_submitted = False
+        form_filled = mode == "submitted" or (mode == "partial" and rng.random() < 0.8) or \
+            (mode == "started" and rng.random() < 0.5)
+        if form_filled:
+            b_count, classrooms = buildings.get(u.node_id, (0, 0))
+            inputs = unit_form(rng, b_count, classrooms, pupils_total, roma, hungarian, info.languages or "ro")
+            add_values(u.id, "unit", unit_compute(inputs, {}))
+            stats.units_filled += 1
+        else:
+            add_values(u.id, "unit", None)
+        if mode == "submitted" and all_submitted:
+            state_of[u.id] = "submitted"
+            stats.units_submitted += 1
+        elif any_filled or form_filled:
+            state_of[u.id] = "in_progress"
+    if values_rows:
+        session.execute(insert(CampaignValues), values_rows)
+
+    units_of: dict[int, list] = {}
+    for u in units:
+        units_of.setdefault(u.parent_id, []).append(u)
+    schools_of: dict[int, list] = {}
+    for s in schools:
+        mine = [u for u in units_of.get(s.id, []) if u.id not in excluded]
+        done = all(state_of.get(u.id) == "submitted" for u in mine)
+        if done and (county_code[s.county_id] in chosen or (mine and rng.random() < 0.5)):
+            state_of[s.id] = "submitted"
+            stats.schools_submitted += 1
+        elif any(u.id in state_of for u in mine):
+            state_of[s.id] = "in_progress"
+        schools_of.setdefault(s.parent_id, []).append(s)
+    for county in counties:
+        mine = schools_of.get(county.id, [])
+        if county_code[county.node_id] in chosen and all(state_of.get(s.id) == "submitted" for s in mine):
+            state_of[county.id] = "submitted"
+        elif any(s.id in state_of for s in mine):
+            state_of[county.id] = "in_progress"
+
+    for new_state in ("in_progress", "submitted"):
+        ids = [i for i, s in state_of.items() if s == new_state]
+        for start in range(0, len(ids), batch):
+            session.execute(cs.__table__.update().where(cs.id.in_(ids[start:start + batch]))
+                            .values(state=new_state, updated_at=now))
+    for reason in EXCLUSION_REASONS:
+        ids = [i for i, r in excluded.items() if r == reason]
+        if ids:
+            session.execute(cs.__table__.update().where(cs.id.in_(ids))
+                            .values(excluded=True, exclusion_reason=reason, updated_at=now))
+    session.flush()
+    audit.record("seed.national_campaign", actor="cli", object_type="campaign", object_id=campaign.id,
+                 node_id=ministry.id, new={k: v for k, v in stats.__dict__.items()})
+    return stats

@@ -21,6 +21,7 @@ from app.web import bp
 from app.web.campaign_messages import localized, refusal_text
 from core.db import session
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from exports import risk_lists
 from tenants import policy, queries
 from tenants.models import Node, SchoolClass, User
 from workflows import campaigns as ops, queries as wq, state as sm
@@ -40,7 +41,11 @@ FILTERS = {"not_started": (_l("not started"), {"state": "not_started", "excluded
            "in_progress": (_l("in progress"), {"state": "in_progress", "excluded": False}),
            "submitted": (_l("submitted"), {"state": "submitted", "excluded": False}),
            "locked": (_l("locked"), {"locked": True}),
-           "excluded": (_l("excluded"), {"excluded": True})}
+           "excluded": (_l("excluded"), {"excluded": True}),
+           # from the children's roll-up snapshots (exports.risk_lists): not on a unit's page (its rows are classes)
+           "at_risk": (_l("at risk"), {"risk": "at_risk"}),
+           "missing_data": (_l("missing data"), {"risk": "missing_data"})}
+RISK_FILTERS = ("at_risk", "missing_data")
 CHILD_TITLES = {"ministry": _l("Inspectorates"), "inspectorate": _l("Schools"), "school": _l("School units"),
                 "unit": _l("Classes")}
 
@@ -156,9 +161,12 @@ def node_campaigns(node: Node):
 # --- progress: campaign × node --------------------------------------------------------------------------------
 
 def _children_page(campaign: Campaign, parent: CampaignState | None, show: str | None):
-    filters = FILTERS[show][1] if show in FILTERS else {}
+    filters = dict(FILTERS[show][1]) if show in FILTERS else {}
+    kind = filters.pop("risk", None)
     q = wq.children(campaign, parent, **filters).options(selectinload(CampaignState.node),
                                                          selectinload(CampaignState.school_class))
+    if kind is not None:
+        q = risk_lists.where_risk(q, kind)
     return paginate(q, request.args.get("page"), current_app.config["PAGE_SIZE"])
 
 
@@ -175,9 +183,10 @@ def _history(state: CampaignState, limit: int = 50):
 def campaign_node(campaign_id: int, node: Node):
     user = actor()
     campaign = load_campaign(campaign_id, user)
-    show = request.args.get("show") if request.args.get("show") in FILTERS else None
+    filters = FILTERS if node.level != "unit" else {k: v for k, v in FILTERS.items() if k not in RISK_FILTERS}
+    show = request.args.get("show") if request.args.get("show") in filters else None
     ancestors = session.execute(queries.visible_ancestors(node, user)).scalars().all()
-    ctx = {"campaign": campaign, "node": node, "ancestors": ancestors, "show": show, "filters": FILTERS,
+    ctx = {"campaign": campaign, "node": node, "ancestors": ancestors, "show": show, "filters": filters,
            "child_title": CHILD_TITLES.get(node.level), "event_labels": EVENT_LABELS}
     if node.level == "ministry":
         if node.id != campaign.root_id:
@@ -198,8 +207,9 @@ def campaign_node(campaign_id: int, node: Node):
     rows = [r for r in page.items if r.level != "class"]
     child_counts = wq.children_counts(campaign, rows) if rows else {}
     row_actions = {r.id: sm.available_actions(user, campaign, r) for r in page.items}
+    risks = risk_lists.risk_by_node(campaign, [r.node_id for r in rows])
     return render_template("campaigns/node.html", page=page, child_counts=child_counts, row_actions=row_actions,
-                           **ctx)
+                           risks=risks, **ctx)
 
 
 # --- writes ---------------------------------------------------------------------------------------------------
@@ -282,3 +292,5 @@ def campaign_status(campaign_id: int, node: Node):
 
 
 __all__ = ["load_campaign", "node_url"]
+
+import app.web.risk  # noqa: E402,F401  (the "units at risk" pages; they import load_campaign from here)

@@ -9,12 +9,12 @@ from tenants.models import Node, User
 
 
 @task(reports.TASK, queue="exports")
-def generate_report(job, progress, *, campaign_id: int, node_id: int, reason: str = "on_demand",
-                    lang: str = "ro") -> dict:
-    """Write the next version of a node's report. Its rows commit with the job's ``done``: a job killed part-way
-    leaves no report behind and may simply be retried."""
+def generate_report(job, progress, *, campaign_id: int, reason: str = "on_demand", lang: str = "ro") -> dict:
+    """Write the next version of the report of the job's node. Its rows commit with the job's ``done``: a job
+    killed part-way leaves no report behind and may simply be retried."""
     from workflows.models import Campaign
     campaign = session.get(Campaign, campaign_id)
+    node_id = job.node_id
     node = session.get(Node, node_id)
     if campaign is None or node is None:
         raise NotFound("the campaign or the node no longer exists")

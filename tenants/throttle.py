@@ -54,6 +54,9 @@ RULES: dict[str, Rule] = {
     "send": Rule(limit=5, window=900, base=0, on_success="keep"),
     "reset_request": Rule(limit=3, window=3600, base=0, on_success="keep"),
     "reset_address": Rule(limit=20, window=3600, base=0, on_success="keep"),
+    # Form-teacher class links (app/web/link_fill): requests per link and per address; the window alone refuses.
+    "link": Rule(limit=300, window=600, base=0, on_success="keep"),
+    "link_address": Rule(limit=600, window=600, base=0, on_success="keep"),
 }
 TRUST_TTL = 30 * 24 * 3600
 

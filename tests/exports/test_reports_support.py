@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from sqlalchemy import select
 
-from core.db import utcnow
+from core.db import session, utcnow
 from core.errors import NotFound
 from exports import reports
+from tenants import queries
+from tenants.models import Node
+from workflows.models import CampaignState
 
 EXTENDED_VALUES = {"commission.established": True, "plan.exists": False}
 
@@ -33,8 +37,15 @@ def tiny_build(campaign, node, *, version: int = 1, reason: str = "on_demand") -
             "risk": [{"unit": {"id": node.id, "name": node.name}, "criterion": "ethnicity", "group": "ethnicity.roma",
                       "level": "class", "item": "c1", "item_name": "5A", "outcome": "risk", "score": 6.0,
                       "share": 0.6, "reference_share": 0.1, "gap_pp": 50.0, "codes": ["predominant"]}],
-            "children": [], "exclusions": [{"id": 1, "code": "X", "name": "Școala închisă", "level": "school",
-                                            "reason": "clădire în renovare"}],
+            "children": [{"id": k.id, "code": k.code, "name": k.name, "level": k.level, "state": "submitted",
+                          "excluded": False, "exclusion_reason": None, "units": 1, "classes": 2, "pupils": 41,
+                          "units_at_risk": 0, "at_risk": False, "groups": {}}
+                         for k in session.execute(queries.children(node)).scalars()],
+            "exclusions": [{"id": st.node_id, "code": st.node.code, "name": st.node.name, "level": st.level,
+                            "reason": st.exclusion_reason} for st in session.execute(
+                select(CampaignState).join(Node, Node.id == CampaignState.node_id).where(
+                    CampaignState.campaign_id == campaign.id, CampaignState.class_id.is_(None),
+                    CampaignState.excluded.is_(True), Node.path.like(node.path + "%"))).scalars()],
             "dissimilarity": {}, "aggregate": {}}
 
 

@@ -1,0 +1,147 @@
+"""Report pages: the versions of a node's report with "generate now" (job page, then the new version), the report
+rendered as HTML (totals, indicators, risk flags explained, exclusions with reasons, hash, downloads), the ISG's
+signature page (a wrong code signs nothing), and another county's report, file or sign page is a 404."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import session
+from exports import reports
+from exports.models import ReportSignature
+from tests import support
+from tests.exports.test_reports_support import report_engine, submit_county
+from tests.workflows.conftest import launch, people
+
+__all__ = ["report_engine"]
+
+
+@pytest.fixture
+def who(tree, make_user):
+    return people(tree, make_user)
+
+
+@pytest.fixture
+def campaign(who, tree):
+    return launch(who, tree)
+
+
+@pytest.fixture
+def as_user(app):
+    """as_user(user) → a test client signed in as ``user``, showing English (the assertions read the msgids)."""
+    def make(user):
+        c = app.test_client()
+        support.login(c, user)
+        c.post("/language", data={"lang": "en"})
+        return c
+    return make
+
+
+def _signatures() -> int:
+    return session.execute(select(func.count()).select_from(ReportSignature)).scalar_one()
+
+
+def test_generate_now_shows_progress_then_the_new_version(report_engine, as_user, campaign, tree, who):
+    school = tree.schools["A1"]
+    c = as_user(who.director)
+    url = f"/campaigns/{campaign.id}/nodes/{school.id}/reports"
+    page = c.get(url)
+    assert page.status_code == 200 and 'id="no-reports"' in page.text and 'id="generate-form"' in page.text
+    r = c.post(url)
+    assert r.status_code == 303 and re.search(r"/jobs/\d+$", r.location)
+    job_page = c.get(r.location)
+    assert job_page.status_code == 200 and 'id="job-status"' in job_page.text and "100%" in job_page.text
+    page = c.get(url)
+    rid = reports.latest(campaign.id, school.id).id
+    assert f'data-report-id="{rid}"' in page.text and 'data-version="1"' in page.text
+    assert c.get(f"/campaigns/{campaign.id}/nodes/{school.id}/reports").text.count("data-version=") == 1
+    # a helper may read reports but has no generate button
+    helper = as_user(who.helper)
+    unit_page = helper.get(f"/campaigns/{campaign.id}/nodes/{tree.units['A1.1'].id}/reports")
+    assert unit_page.status_code == 200 and 'id="generate-form"' not in unit_page.text
+    assert helper.post(f"/campaigns/{campaign.id}/nodes/{tree.units['A1.1'].id}/reports").status_code == 403
+
+
+def test_the_report_page_shows_the_data_hash_and_downloads(report_engine, as_user, campaign, tree, who):
+    submit_county(campaign, tree, who)
+    session.commit()
+    unit = reports.latest(campaign.id, tree.units["A1.1"].id)
+    c = as_user(who.responsible)
+    page = c.get(f"/reports/{unit.id}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert unit.sha256 in html and 'id="totals"' in html and 'id="report-version"' in html
+    assert 'id="signature"' not in html  # only the county report is signed
+    data = unit.data
+    assert str(data["totals"]["pupils"]) in html
+    if data["risk"]:
+        assert 'class="meta explanation"' in html
+    else:
+        assert 'id="no-risk"' in html
+    for f in reports.files_meta(unit):
+        assert f["sha256"] in html
+        r = c.get(f"/reports/{unit.id}/files/{f['format']}")
+        assert r.status_code == 200 and hashlib.sha256(r.data).hexdigest() == f["sha256"]
+    assert c.get(f"/reports/{unit.id}/files/docx").status_code == 404
+
+    county = reports.latest(campaign.id, tree.a.id)
+    html = as_user(who.inspector).get(f"/reports/{county.id}").text
+    assert 'data-state="awaiting"' in html and 'id="sign-link"' not in html  # inspectors do not sign
+    assert 'id="children"' in html and tree.schools["A1"].name in html
+    assert 'id="sign-link"' in as_user(who.isg).get(f"/reports/{county.id}").text
+
+
+def test_exclusions_and_risk_flags_are_explained(report_engine, as_user, campaign, tree, who, make_user):
+    from workflows import state
+    state.transition(who.inspector, campaign, tree.units["A1.2"], "exclude", "clădire închisă pentru renovare")
+    from tests.workflows.conftest import submit_unit
+    submit_unit(campaign, tree, "A1.1", who.responsible)
+    state.transition(who.director, campaign, tree.schools["A1"], "submit")
+    session.commit()
+    school = reports.latest(campaign.id, tree.schools["A1"].id)
+    html = as_user(who.director).get(f"/reports/{school.id}").text
+    assert "clădire închisă pentru renovare" in html and 'id="exclusions"' in html
+    # every flagged item carries one sentence per explanation code
+    from app.web.reports import CODE_SENTENCES
+    risk = school.data["risk"]
+    assert html.count('class="meta explanation"') == sum(len([c for c in i["codes"] if c in CODE_SENTENCES])
+                                                         for i in risk)
+    if any("predominant" in i["codes"] for i in risk):
+        assert "predominantly composed" in html
+
+
+def test_the_isg_signs_on_the_sign_page(report_engine, as_user, campaign, tree, who):
+    submit_county(campaign, tree, who)
+    session.commit()
+    county = reports.latest(campaign.id, tree.a.id)
+    c = as_user(who.isg)
+    url = f"/reports/{county.id}/sign"
+    page = c.get(url)
+    assert page.status_code == 200 and 'id="sign-form"' in page.text and county.sha256 in page.text
+    wrong = "123456" if support.totp_code(user=who.isg) != "123456" else "654321"
+    r = c.post(url, data={"method": "totp", "code": wrong})
+    assert r.status_code == 422 and "That code is wrong" in r.text
+    assert _signatures() == 0
+    r = c.post(url, data={"method": "totp", "code": support.totp_code(user=who.isg)})
+    assert r.status_code == 303 and r.location.endswith(f"/reports/{county.id}")
+    html = c.get(f"/reports/{county.id}").text
+    assert 'data-state="signed"' in html and who.isg.name in html
+    assert _signatures() == 1
+    assert as_user(who.inspector).get(url).status_code == 403
+
+
+def test_another_countys_report_file_and_sign_page_are_404(report_engine, as_user, campaign, tree, who, make_user):
+    submit_county(campaign, tree, who)
+    session.commit()
+    county = reports.latest(campaign.id, tree.a.id)
+    c = as_user(make_user("isg", tree.b))
+    assert c.get(f"/reports/{county.id}").status_code == 404
+    assert c.get(f"/reports/{county.id}/files/pdf").status_code == 404
+    assert c.get(f"/reports/{county.id}/sign").status_code == 404
+    assert c.post(f"/reports/{county.id}/sign", data={"code": "123456"}).status_code == 404
+    assert c.get(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").status_code == 404
+    assert c.post(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").status_code == 404
+    assert _signatures() == 0

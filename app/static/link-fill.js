@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var DEBOUNCE_MS = 800;
+  var DEBOUNCE_MS = 800, RETRY_MS = 5000;
 
   function ready(fn) {
     if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
@@ -158,6 +158,8 @@
     inputs.forEach(function (el) { byKey[el.getAttribute("data-key")] = el; });
 
     var pending = {};      // key → text typed and not yet saved
+    var saved = {};        // key → text the server holds
+    inputs.forEach(function (el) { saved[el.getAttribute("data-key")] = el.value; });
     var timer = null, inflight = null, submitting = false;
 
     function say(state, text) {
@@ -238,7 +240,7 @@
     function send() {
       timer = null;
       if (inflight || !Object.keys(pending).length) { return; }
-      if (navigator.onLine === false) { say("offline"); return; }
+      if (navigator.onLine === false) { say("offline"); timer = setTimeout(send, RETRY_MS); return; }
       var sent = {};
       Object.keys(pending).forEach(function (k) { sent[k] = pending[k]; });
       say("saving");
@@ -255,7 +257,10 @@
         if (r.status === 200 && r.body.ok) {
           versionInput.value = r.body.version;
           if (r.body.csrf_token) { csrfInput.value = r.body.csrf_token; }
-          Object.keys(sent).forEach(function (k) { if (pending[k] === sent[k]) { delete pending[k]; } });
+          Object.keys(sent).forEach(function (k) {
+            saved[k] = sent[k];
+            if (pending[k] === sent[k]) { delete pending[k]; }
+          });
           keep();
           Object.keys(r.body.computed || {}).forEach(function (k) {
             var out = form.querySelector("output[data-key='" + k + "']");
@@ -277,9 +282,11 @@
         } else {
           say("error");
         }
-      }, function () {  // no connection: the values stay on this phone until it returns
+      }, function () {  // no connection: the values stay on this phone until it returns (or a retry gets through)
         inflight = null;
         say("offline");
+        if (timer) { clearTimeout(timer); }
+        timer = setTimeout(send, RETRY_MS);
       });
     }
 
@@ -291,7 +298,7 @@
     function changed(e) {
       var el = e.target, k = el.getAttribute && el.getAttribute("data-key");
       if (!k || !byKey[k]) { return; }
-      pending[k] = el.value;
+      if (el.value === saved[k]) { delete pending[k]; } else { pending[k] = el.value; }
       keep();
       recompute();
       if (navigator.onLine === false) { say("offline"); return; }

@@ -81,10 +81,12 @@ def campaign_risk(campaign_id: int, node: Node):
     extended = _arg("extended", rl.EXTENDED)
     q = rl.county_units(campaign, node, show, criterion, extended).options(selectinload(CampaignState.node))
     page = paginate(q, request.args.get("page"), current_app.config["PAGE_SIZE"])
-    may_request = {r.id: "request-extended" in sm.available_actions(user, campaign, r) for r in page.items}
+    risks = rl.risk_by_node(campaign, [r.node_id for r in page.items])
+    # The extended section is for a unit at risk (INDICATORS.md); missing data alone calls for a reopen instead.
+    may_request = {r.id: risks[r.node_id].at_risk and "request-extended" in sm.available_actions(user, campaign, r)
+                   for r in page.items}
     return render_template(
-        "campaigns/risk_units.html", page=page, show=show, criterion=criterion, extended=extended,
-        risks=rl.risk_by_node(campaign, [r.node_id for r in page.items]),
+        "campaigns/risk_units.html", page=page, show=show, criterion=criterion, extended=extended, risks=risks,
         schools=queries.node_names({r.school_id for r in page.items}), may_request=may_request,
         summary=rl.county_summary(campaign, node), criterion_labels=CRITERION_LABELS,
         extended_labels=EXTENDED_STATE_LABELS, **ctx)

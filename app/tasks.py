@@ -2,4 +2,5 @@
 import core.mail  # noqa: F401
 import tenants.network_io  # noqa: F401
 import exports.report_tasks  # noqa: F401
+import exports.rollup  # noqa: F401
 import workflows.link_tasks  # noqa: F401

@@ -52,8 +52,9 @@ def context_for(state: CampaignState, section: str) -> dict:
         classes = session.execute(select(SchoolClass).join(CampaignState, CampaignState.class_id == SchoolClass.id)
                                   .where(CampaignState.parent_id == state.id)).scalars()
         return engine.unit_context(state.node, session.execute(buildings_of(state.node)).scalars(), classes)
-    # The flagged classes come from the unit's indicator results (reports); none until those are wired in.
-    return engine.extended_context([])
+    # The flagged classes come from the unit's roll-up snapshot (imported here: exports imports workflows).
+    from exports.risk import flagged_classes
+    return {"flagged_classes": flagged_classes(state.campaign, state)}
 
 
 def _row(state: CampaignState, section: str, *, lock: bool = False) -> CampaignValues:

@@ -187,6 +187,7 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
                 ccode = f"2600001{k + 2:03d}"
             n_units = 1 if level == "school" else per_child or rng.choice((1, 1, 1, 2, 2, 3))
             aggs: list[Aggregate] = []
+            propensity = rng.uniform(0.02, 0.4)  # how often this child's reused units are ones at risk
             if not is_excluded and state != "not_started":
                 for u in range(n_units):
                     uid += 1
@@ -194,7 +195,11 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
                         pool_names = _Names()
                         unit = synthetic_unit(rng, uid, classes_per_unit or rng.randint(4, 18), pool_names)
                         evaluated.append((evaluate_unit(unit, rs), pool_names))
-                    result, pool_names = evaluated[(uid - 1001) % len(evaluated)]
+                        result, pool_names = evaluated[-1]
+                    else:
+                        wanted = rng.random() < propensity
+                        matching = [e for e in evaluated if e[0].at_risk == wanted] or evaluated
+                        result, pool_names = matching[rng.randrange(len(matching))]
                     uname = cname if level == "school" or u == 0 else f"{cname} — structura {u + 1}"
                     risk.extend(_risk_entries(result, {"id": uid, "name": uname}, pool_names))
                     aggs.append(result.aggregate)

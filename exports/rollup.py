@@ -292,6 +292,20 @@ def node_infos(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
                                                             .where(Node.id.in_(ids)))}
 
 
+def building_names(unit_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+    """unit node id → {building id: name}, in one query (all buildings when there are many units)."""
+    ids = set(unit_ids)
+    if not ids:
+        return {}
+    q = select(Building.id, Building.name, Building.unit_id)
+    if len(ids) <= 1000:
+        q = q.where(Building.unit_id.in_(ids))
+    out: dict[int, dict[int, str]] = {}
+    for b in session.execute(q):
+        out.setdefault(b.unit_id, {})[b.id] = b.name
+    return out
+
+
 def parent_details(child_rows: list, snaps: dict[int, Snapshot], included: set[int], total: Aggregate,
                    rs: Ruleset) -> dict:
     """The details of a node above the unit from its children's rows and snapshots (``included``: node ids)."""
@@ -379,6 +393,11 @@ def _unit_snapshot(loader: Loader, row: CampaignState, inp: UnitInput | None = N
     return _write(campaign, loader.rs, node_id=row.node_id, state_id=row.id, level="unit", path=row.path,
                   parent_node_id=parent_node_id if parent_node_id is not None else _parent_node_id(campaign, row),
                   county_id=row.county_id, agg=result.aggregate, details=details, existing=existing)
+
+
+def children_rows(campaign: Campaign, parent: CampaignState | None) -> list[CampaignState]:
+    """The state rows one level below ``parent`` (None: the inspectorates), in path order."""
+    return _children(campaign, None if parent is None else parent.id)
 
 
 def _children(campaign: Campaign, parent_state_id: int | None) -> list[CampaignState]:
@@ -620,6 +639,70 @@ def recompute_all(campaign: Campaign) -> dict[int, Aggregate]:
     return out
 
 
+@dataclass
+class Recomputed:
+    """Children recomputed from the raw tables (node id → aggregate, and details shaped like a snapshot's)."""
+    aggregates: dict[int, Aggregate]
+    details: dict[int, dict]
+
+
+def recompute_children(loader: Loader, parent: CampaignState | None, children: list[CampaignState]) -> Recomputed:
+    """The provisional aggregates and details of ``children`` (not excluded) of ``parent`` (None: the nation):
+    every unit below each child that is not excluded counts, whatever its state, evaluated from its class tables
+    (never-saved tables as missing data). One streaming query over the parent's subtree."""
+    campaign, rs = loader.campaign, loader.rs
+    zero = Aggregate(ruleset=(rs.key, rs.version))
+    prefix = None if parent is None else parent.path
+    tree = load_tree(campaign, prefix)
+    units_of: dict[int, list[int]] = {}
+    excluded_of: dict[int, list[int]] = {}
+    for k in children:
+        stack = [k.id]
+        while stack:
+            sid = stack.pop()
+            r = tree.rows[sid]
+            if r.excluded and sid != k.id:
+                excluded_of.setdefault(k.id, []).append(sid)
+                continue
+            if r.level == "unit":
+                units_of.setdefault(k.id, []).append(sid)
+            stack.extend(tree.kids.get(sid, []))
+    child_of = {u: k for k, us in units_of.items() for u in us}
+    units = {u: tree.rows[u] for u in child_of}
+    names = {nid: info[1] for nid, info in node_infos(r.node_id for r in units.values()).items()}
+    buildings = building_names(r.node_id for r in units.values())
+    unit_aggs: dict[int, Aggregate] = {}
+    details: dict[int, dict] = {k.id: {"risk": [], "risk_total": 0, "exclusions": [], "units_at_risk": []}
+                                for k in children}
+    for inp in loader.stream_units(units, prefix):
+        result = loader.evaluate(inp.data)
+        unit_aggs[inp.state_id] = result.aggregate
+        name = names.get(inp.node_id, "")
+        d = details[child_of[inp.state_id]]
+        if inp.state_id in details:  # the child is this unit: its own details
+            details[inp.state_id] = {**unit_details(inp, result, name, buildings.get(inp.node_id, {})),
+                                     "exclusions": []}
+            continue
+        unit_d = unit_details(inp, result, name, buildings.get(inp.node_id, {}))
+        d["risk"].extend(unit_d["risk"])
+        d["risk_total"] += unit_d["risk_total"]
+        if result.at_risk:
+            d["units_at_risk"].append({"id": inp.node_id, "name": name,
+                                       "risk_codes": flags_of(result.aggregate)["risk_codes"]})
+    sums = _sum_up(tree, unit_aggs, False, zero)
+    infos = node_infos(tree.rows[s].node_id for ss in excluded_of.values() for s in ss)
+    for k in children:
+        d = details[k.id]
+        d["risk"] = sorted(d["risk"], key=_risk_order)[:RISK_CAP]
+        d["exclusions"] = sorted(
+            ({"id": tree.rows[s].node_id, "code": infos.get(tree.rows[s].node_id, (None, ""))[0],
+              "name": infos.get(tree.rows[s].node_id, (None, ""))[1], "level": tree.rows[s].level,
+              "reason": tree.rows[s].exclusion_reason} for s in excluded_of.get(k.id, [])),
+            key=lambda e: (_LEVELS.index(e["level"]), e["name"], e["id"]))
+    return Recomputed({k.node_id: sums.get(k.id, zero) for k in children},
+                      {k.node_id: details[k.id] for k in children})
+
+
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """A nested dict as ``{"groups.ethnicity.roma.n": 12, …}`` (what the check compares)."""
     if isinstance(data, dict):
@@ -682,9 +765,7 @@ def rebuild(campaign: Campaign) -> dict[str, int]:
     counts = {"unit": 0, "school": 0, "inspectorate": 0, "ministry": 0}
     units = {i: r for i, r in tree.rows.items() if r.level == "unit" and r.state == "submitted"}
     node_of = {i: r.node_id for i, r in tree.rows.items()}
-    buildings: dict[int, dict] = {}
-    for b in session.execute(select(Building.id, Building.name, Building.unit_id)):
-        buildings.setdefault(b.unit_id, {})[b.id] = b.name
+    buildings = building_names(r.node_id for r in units.values())
     names = {nid: info[1] for nid, info in node_infos(r.node_id for r in units.values()).items()}
     state_rows = {r.id: r for r in session.execute(select(CampaignState).where(
         CampaignState.campaign_id == campaign.id, CampaignState.level == "unit",

@@ -62,6 +62,14 @@ def record_open(link: ClassLink, version: int, address: str, now: dt.datetime | 
     return link
 
 
+def record_visit(link: ClassLink, version: int, address: str, now: dt.datetime | None = None) -> ClassLink:
+    """The class table shown to the link's page session (every page view after the token's exchange)."""
+    now = now or utcnow()
+    _check(link, version, now)
+    _audit(link, "link.visit", address, now)
+    return link
+
+
 def values(link: ClassLink, version: int, now: dt.datetime | None = None) -> wv.FormValues:
     """The class table the link may fill (stored values, or the generated defaults before the first save)."""
     _check(link, version, now or utcnow())
@@ -112,5 +120,5 @@ def submit(link: ClassLink, version: int, address: str, now: dt.datetime | None 
     return state
 
 
-__all__ = ["LinkRefused", "actor_label", "class_state", "load", "record_open", "save", "submit", "submit_errors",
-           "submitted_values", "values"]
+__all__ = ["LinkRefused", "actor_label", "class_state", "load", "record_open", "record_visit", "save", "submit",
+           "submit_errors", "submitted_values", "values"]

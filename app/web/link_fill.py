@@ -290,6 +290,7 @@ def link_fill():
     link, version = _bound()
     cur = link_use.values(link, version)
     if request.method == "GET":
+        link_use.record_visit(link, version, _address())
         return _render(link, cur)
     try:
         expected = int(request.form.get("version", ""))

@@ -181,13 +181,13 @@ def test_every_use_is_audited_as_the_link_with_a_hashed_address(teacher, token, 
     entries = session.execute(select(AuditEntry).where(AuditEntry.action.like("link.%"),
                                                        AuditEntry.object_id == str(link.id))
                               .order_by(AuditEntry.id)).scalars().all()
-    uses = [e for e in entries if e.action in ("link.open", "link.save")]
-    assert [e.action for e in uses] == ["link.open", "link.save"]
+    uses = [e for e in entries if e.action in ("link.open", "link.visit", "link.save")]
+    assert [e.action for e in uses] == ["link.open", "link.visit", "link.save"]
     for e in uses:
         assert e.actor == f"link {link.id}" and e.user_id is None
         assert e.new["address"] == links.address_hash("127.0.0.1", keys)
         assert "127.0.0.1" not in str(e.new) and "127.0.0.1" not in str(e.old)
-    assert "ethnicity.roma" in uses[1].new["fields"] and uses[1].new["values_version"] == v + 1
+    assert "ethnicity.roma" in uses[2].new["fields"] and uses[2].new["values_version"] == v + 1
     link = fresh(link)
     assert link.opened_at and link.saved_at and link.last_used_at
 
@@ -219,6 +219,8 @@ def _refuse(kind, campaign, cls, who, link, token, keys):
     elif kind == "submitted":
         fill_class(campaign, cls, who.responsible)
         sm.transition(who.responsible, campaign, cls, "submit")
+    elif kind == "excluded":
+        sm.transition(again(who.isg), campaign, cls.unit, "exclude", reason="Structura nu are elevi anul acesta.")
     elif kind == "closed":
         campaign.status = "closed"
     session.commit()  # (a savepoint release: the test's transaction still rolls back)
@@ -227,7 +229,8 @@ def _refuse(kind, campaign, cls, who, link, token, keys):
 
 REFUSED = [("tampered", "invalid", 404), ("other_salt", "invalid", 404), ("unknown_link", "invalid", 404),
            ("expired", "expired", 410), ("revoked", "revoked", 410), ("superseded", "superseded", 410),
-           ("locked", "locked", 423), ("submitted", "submitted", 409), ("closed", "closed", 409)]
+           ("locked", "locked", 423), ("submitted", "submitted", 409), ("excluded", "excluded", 409),
+           ("closed", "closed", 409)]
 
 
 def _no_class_data(html: str, cls) -> None:
@@ -359,9 +362,26 @@ def test_opening_another_link_rebinds_the_session(teacher, token, campaign, tree
 
 # --- limits and logs --------------------------------------------------------------------------------------------
 
-def test_rate_limits_per_link_and_per_address(app, monkeypatch, teacher, token, campaign, cls):
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def link_throttle(request, app, monkeypatch):
+    """The app's throttle on its in-process store, or on a real Redis (fresh keys) as in production."""
+    t = app.extensions["arbor_throttle"]
+    if request.param == "redis":
+        import uuid
+
+        from tenants.throttle import RedisStore
+        store = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix=f"arbor:test-links:{uuid.uuid4()}:")
+        monkeypatch.setattr(t, "store", store)
+        yield t
+        for key in store.redis.scan_iter(store.prefix + "*"):
+            store.redis.delete(key)
+    else:
+        yield t
+
+
+def test_rate_limits_per_link_and_per_address(link_throttle, monkeypatch, teacher, link, token, campaign, cls):
     from tenants.throttle import Rule
-    rules = app.extensions["arbor_throttle"].rules
+    rules = link_throttle.rules
     monkeypatch.setitem(rules, "link", Rule(limit=3, window=600, base=0, on_success="keep"))
     c = opened(teacher, token)  # 1
     assert c.get("/fill").status_code == 200  # 2
@@ -372,7 +392,8 @@ def test_rate_limits_per_link_and_per_address(app, monkeypatch, teacher, token, 
     r = c.post("/fill/draft", json={"version": 0, "values": {"ethnicity.roma": "1"}})
     assert r.status_code == 429 and values_version(campaign, cls) == 0
     # Per address, whatever the link (or a garbage token): the same answer.
-    MemoryStore.clear_all()
+    link_throttle.reset("link_address", "127.0.0.1")
+    link_throttle.reset("link", str(inspect(link).identity[0]))
     monkeypatch.setitem(rules, "link_address", Rule(limit=2, window=600, base=0, on_success="keep"))
     anon = teacher()
     assert anon.get("/l/garbage", follow_redirects=True).status_code == 404
@@ -406,3 +427,19 @@ def test_the_token_never_reaches_the_logs(app, caplog, token, link):
     assert any("/l/[token]" in line for line in lines), lines
     assert not any(token in line for line in lines)
     assert token not in caplog.text
+
+
+def test_a_stale_page_save_shows_what_changed_and_keeps_the_teachers_other_values(teacher, token, campaign, cls,
+                                                                                   who):
+    c = opened(teacher, token)
+    v = version_of(c.get("/fill").get_data(as_text=True))
+    wv.save_values(again(who.responsible), again(campaign), again(cls), {"ethnicity.hungarian": 2}, v)
+    session.commit()
+    r = c.post("/fill", data={"version": v, "op": "save", "ethnicity.hungarian": "1", "social_scholarship": "3"})
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    rows = html.split('id="conflict-rows"')[1].split("</tbody>")[0]
+    assert "Hungarian" in rows and "<td>2</td>" in rows and "<td>1</td>" in rows
+    assert 'name="social_scholarship" value="3"' in html  # the teacher's other change is kept in the form
+    assert version_of(html) == v + 1
+    assert wv.get_values(again(campaign), again(cls)).values["social_scholarship"] == 0

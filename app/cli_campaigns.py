@@ -14,6 +14,55 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(links_cli)
 
 
+def _campaign(campaign_id: int):
+    from core.db import session
+    from workflows.models import Campaign
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"no campaign {campaign_id}")
+    return campaign
+
+
+@reports_cli.command("check")
+@click.argument("campaign_id", type=int)
+@click.option("--limit", default=50, show_default=True, help="Differences to print at most.")
+def reports_check(campaign_id, limit):
+    """Compare every roll-up snapshot of a campaign with the full recomputation from the class tables; exit 1 on
+    any difference."""
+    from sqlalchemy import func, select
+
+    from core.db import session
+    from exports import rollup
+    from exports.models import Snapshot
+
+    campaign = _campaign(campaign_id)
+    diffs = rollup.check(campaign)
+    count = session.execute(select(func.count()).select_from(Snapshot).where(
+        Snapshot.campaign_id == campaign.id)).scalar_one()
+    if not diffs:
+        click.echo(f"campaign {campaign.id}: {count} snapshots, identical to the recomputation")
+        return
+    for d in diffs[:limit]:
+        click.echo(f"{d['level']} {d['node_id']} {d['field']}: snapshot {d['snapshot']!r}, "
+                   f"recomputed {d['recomputed']!r}")
+    nodes = len({d["node_id"] for d in diffs})
+    raise click.ClickException(f"campaign {campaign.id}: {len(diffs)} differences in {nodes} of {count} snapshots "
+                               f"(flask reports rebuild {campaign.id} rewrites them from the class tables)")
+
+
+@reports_cli.command("rebuild")
+@click.argument("campaign_id", type=int)
+def reports_rebuild(campaign_id):
+    """Rewrite every roll-up snapshot of a campaign from the class tables (submitted nodes; no report is issued)."""
+    from core.db import session
+    from exports import rollup
+
+    campaign = _campaign(campaign_id)
+    counts = rollup.rebuild(campaign)
+    session.commit()
+    click.echo(f"campaign {campaign.id}: rebuilt " + ", ".join(f"{n} {level}" for level, n in counts.items()))
+
+
 @links_cli.command("remind")
 @click.option("--base-url", envvar="ARBOR_BASE_URL", required=True,
               help="The address teachers open, e.g. https://arbor.example.ro (or set ARBOR_BASE_URL)")

@@ -120,6 +120,11 @@ def test_form_teacher_fills_offline_and_submits_then_the_unit_sees_it(new_page, 
     teacher.goto(f"/l/{token}")
     expect(teacher.locator("#link-refused")).to_have_attribute("data-refusal", "submitted")
     expect(teacher.locator("#link-form")).to_have_count(0)
+    assert_fits(teacher)
+    for why in ("invalid", "expired", "revoked", "superseded", "locked", "closed", "limited"):
+        teacher.goto(f"/fill/refused?why={why}")
+        expect(teacher.locator("#link-refused")).to_have_attribute("data-refusal", why)
+        assert_fits(teacher)
     assert errors == [], errors
 
     # 6. The unit responsible sees the class submitted.

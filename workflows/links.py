@@ -187,7 +187,7 @@ def revoke(actor: User, link: ClassLink, now: dt.datetime | None = None) -> Clas
 # What the unit sees per class (:func:`status_of`).
 STATUSES = ("not_issued", "issued", "opened", "saved", "submitted", "revoked", "expired")
 REMIND_BEFORE = dt.timedelta(days=3)  # unopened links are reminded this long before they expire
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[^@\s,;:<>()\[\]\"]+$")  # one plain address
 
 
 def status_of(link: ClassLink | None, now: dt.datetime | None = None) -> str:

@@ -94,7 +94,8 @@ def test_status_follows_the_link_and_only_the_current_issue(campaign, tree, who)
 
 @pytest.mark.parametrize("name,email,field", [
     ("x" * 121, None, "teacher_name"), (None, "not-an-address", "teacher_email"), (None, "a@b", "teacher_email"),
-    (None, "a b@c.ro", "teacher_email")])
+    (None, "a b@c.ro", "teacher_email"), (None, "ana@scoala.ro,ion@x.ro", "teacher_email"),
+    (None, "Ana <ana@scoala.ro>", "teacher_email")])
 def test_teacher_data_is_checked(name, email, field):
     with pytest.raises(Invalid) as e:
         links.clean_teacher(name, email)

@@ -63,7 +63,9 @@ def _section(title: str, columns: list[tables.Column], rows: list[list[Any]], L:
             out.append((_fmt(L, value, kind), css))
         cells.append(out)
     chunks = [cells[i:i + CHUNK] for i in range(0, len(cells), CHUNK)]
-    return {"title": title, "columns": columns, "chunks": chunks, "note": note}
+    total = sum(c.width for c in columns) or 1
+    widths = [f"{100 * c.width / total:.1f}%" for c in columns]  # fixed widths: no guessing from the content
+    return {"title": title, "columns": list(zip(columns, widths, strict=True)), "chunks": chunks, "note": note}
 
 
 def _pick(table: tables.Table, indexes: list[int]) -> tuple[list[tables.Column], list[list[Any]]]:
@@ -73,11 +75,12 @@ def _pick(table: tables.Table, indexes: list[int]) -> tuple[list[tables.Column],
 def _children(data: dict[str, Any], L: Labels) -> dict[str, Any]:
     """The breakdown, narrowed to what fits a landscape page: the highest alert stands in for the group columns."""
     level = (data.get("completion") or {}).get("children_level")
-    cols = [tables.Column(L(N_("Code"))), tables.Column(L(N_("Name"))), tables.Column(L(N_("State")))]
+    cols = [tables.Column(L(N_("Code")), width=12), tables.Column(L(N_("Name")), width=44),
+            tables.Column(L(N_("State")), width=11)]
     if level != "class":
-        cols += [tables.Column(L(N_("Units")), "int"), tables.Column(L(N_("Units at risk")), "int")]
-    cols += [tables.Column(L(N_("Classes")), "int"), tables.Column(L(N_("Pupils")), "int"),
-             tables.Column(L(N_("Highest alert score")))]
+        cols += [tables.Column(L(N_("Units")), "int", 7), tables.Column(L(N_("Units at risk")), "int", 8)]
+    cols += [tables.Column(L(N_("Classes")), "int", 7), tables.Column(L(N_("Pupils")), "int", 9),
+             tables.Column(L(N_("Highest alert score")), width=30)]
     rows = []
     for c in data.get("children") or ():
         groups = {g: v for g, v in (c.get("groups") or {}).items() if (v or {}).get("score") is not None}
@@ -122,10 +125,10 @@ def _risk_units(data: dict[str, Any], L: Labels) -> dict[str, Any]:
         if r.get("outcome") == "risk" and r.get("score") is not None:
             u["score"] = max(u["score"] or 0, r["score"])
     ordered = sorted(units.values(), key=lambda u: (-u["risk"], -(u["score"] or 0), -u["missing"], str(u["name"])))
-    columns = [tables.Column(L(N_("Unit"))), tables.Column(L(N_("Items at risk")), "int"),
-               tables.Column(L(N_("Items with missing data")), "int"), tables.Column(L(N_("Highest alert score")),
-                                                                            "score"),
-               tables.Column(L(N_("Groups at risk")))]
+    columns = [tables.Column(L(N_("Unit")), width=50), tables.Column(L(N_("Items at risk")), "int", 10),
+               tables.Column(L(N_("Items with missing data")), "int", 10),
+               tables.Column(L(N_("Highest alert score")), "score", 10),
+               tables.Column(L(N_("Groups at risk")), width=40)]
     rows = [[u["name"], u["risk"], u["missing"], u["score"], ", ".join(L.group(g) for g in u["groups"])]
             for u in ordered[:RISK_UNITS_LIMIT]]
     note = L(N_("Units with items at risk or with missing data; every item, with its class or building, is in "

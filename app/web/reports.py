@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Response, flash, redirect, render_template, request, session as web_session, url_for
-from flask_babel import format_decimal, format_percent, gettext as _, lazy_gettext as _l
+from flask_babel import format_decimal, format_percent, get_locale, gettext as _, lazy_gettext as _l
 from markupsafe import Markup
 
 from app.access import access, actor
@@ -97,26 +97,11 @@ def _reporting(node: Node) -> Node:
 
 
 def _charts(data: dict) -> list[tuple[str, Markup]]:
-    """The SVG charts of the report (exports.render.charts); none while that module is not installed."""
-    try:
-        from exports.render import charts
-    except ImportError:
-        return []
-    out = []
-    for name, title in (("risk_by_child", _("Share of units at risk, by %(what)s",
-                                            what=str(CHILDREN_LEVEL_LABELS.get(
-                                                (data.get("completion") or {}).get("children_level"), "")).lower())),
-                        ("group_share_by_class", _("Share of pupils per class against the unit"))):
-        fn = getattr(charts, name, None)
-        if fn is None:
-            continue
-        try:
-            svg = fn(data)
-        except Exception:  # a chart is an illustration: the tables carry the same numbers
-            svg = None
-        if svg:
-            out.append((title, Markup(svg)))
-    return out
+    """The SVG charts of the report (exports.render.charts: risk by child, group shares per child), in the page's
+    language. The SVG is built there with every text escaped."""
+    from exports.render import charts
+    lang = str(get_locale() or "ro").split("_")[0]
+    return [(c["title"], Markup(c["svg"])) for c in charts.default_charts(data, lang)]
 
 
 def _group_label(group_id: str) -> str:

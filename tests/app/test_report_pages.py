@@ -91,6 +91,7 @@ def test_the_report_page_shows_the_data_hash_and_downloads(report_engine, as_use
     html = as_user(who.inspector).get(f"/reports/{county.id}").text
     assert 'data-state="awaiting"' in html and 'id="sign-link"' not in html  # inspectors do not sign
     assert 'id="children"' in html and tree.schools["A1"].name in html
+    assert '<figure class="chart">' in html and "<svg" in html  # units at risk per school
     assert 'id="sign-link"' in as_user(who.isg).get(f"/reports/{county.id}").text
 
 

@@ -25,7 +25,6 @@ from exports import jobs
 from exports.models import Report, ReportFile
 from tests import support
 from tests.exports.test_jobs_redis import live  # noqa: F401  (the committed database + Redis fixture)
-from tests.exports.test_reports_support import install_stand_ins
 
 pytestmark = [pytest.mark.redis, pytest.mark.no_rollback]
 TIMEOUT = 60
@@ -106,8 +105,7 @@ def _launch(live_):
     return campaign, county
 
 
-def test_a_killed_report_job_leaves_no_half_report_and_the_retry_writes_it_whole(live, monkeypatch):  # noqa: F811
-    install_stand_ins(monkeypatch)  # the test process renders nothing, but the download names its file
+def test_a_killed_report_job_leaves_no_half_report_and_the_retry_writes_it_whole(live):  # noqa: F811
     campaign, county = _launch(live)
     pidfile = live.tmp / "pid"
 
@@ -148,14 +146,7 @@ if __name__ == "__main__":
     from flask.cli import main
 
     import exports.render as render_module
-    from tests.exports import test_reports_support
 
-    class _Patch:  # install_stand_ins wants a monkeypatch; the worker keeps the stand-ins for its whole life
-        @staticmethod
-        def setattr(obj, name, value):
-            setattr(obj, name, value)
-
-    test_reports_support.install_stand_ins(_Patch())
     render_module.render = _gated_render(render_module, os.environ["REPORT_TEST_GATE"],
                                          os.environ["REPORT_TEST_PIDFILE"])
     sys.argv[0] = "flask"

@@ -13,7 +13,7 @@ from core.errors import Conflict, Forbidden, Invalid
 from exports import reports
 from exports.models import Job, Report, ReportFile, ReportSignature
 from tests import support
-from tests.exports.test_reports_support import EXTENDED_VALUES, install_stand_ins, report_engine, submit_county
+from tests.exports.test_reports_support import EXTENDED_VALUES, report_engine, submit_county
 from tests.workflows.conftest import launch, people, submit_unit
 from workflows import state, values
 
@@ -214,9 +214,8 @@ def reports_pg(pg_url):
 
 
 @pytest.fixture
-def on_pg(app, reports_pg, monkeypatch):
+def on_pg(app, reports_pg):
     """The global session on a PostgreSQL database of its own, in a transaction rolled back at the end."""
-    install_stand_ins(monkeypatch)
     saved = dict(core_db.session_factory.kw)
     conn = reports_pg.connect()
     trans = conn.begin()

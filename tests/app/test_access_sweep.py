@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from exports.models import Job
+from exports.models import Job, Report, ReportSignature
 from tenants.invitations import Invitation
 from tenants.models import Building, ImportBatch, Node, SchoolClass
 from workflows.models import Campaign, ClassLink
@@ -39,8 +39,24 @@ def objects_in_b(tree, make_user) -> dict:
     session.flush()
     campaign = _launched_campaign(tree, make_user)
     link = _class_link(campaign, tree.classes["B1.1.0"])
+    report, signature = _county_report(campaign, tree.b, make_user("isg", tree.b))
     return {Node: tree.schools["B1"], SchoolClass: tree.classes["B1.1.0"], Building: tree.buildings["B1.1"],
-            Job: job, ImportBatch: batch, Invitation: invitation, Campaign: campaign, ClassLink: link}
+            Job: job, ImportBatch: batch, Invitation: invitation, Campaign: campaign, ClassLink: link,
+            Report: report, ReportSignature: signature}
+
+
+def _county_report(campaign, county, isg) -> tuple[Report, ReportSignature]:
+    """A signed county-B report version (bare rows: what the routes load is the scoping, not the content)."""
+    from core.db import session
+    report = Report(campaign_id=campaign.id, node_id=county.id, level="inspectorate", version=1, reason="submitted",
+                    ruleset_key=campaign.ruleset_key, ruleset_version=campaign.ruleset_version, data={},
+                    sha256="0" * 64)
+    session.add(report)
+    session.flush()
+    signature = ReportSignature(report_id=report.id, signer_id=isg.id, sha256=report.sha256)
+    session.add(signature)
+    session.flush()
+    return report, signature
 
 
 def _class_link(campaign, school_class) -> ClassLink:

@@ -228,6 +228,8 @@
       if (!box || !rows) { return; }
       rows.textContent = "";
       (err.changed || []).forEach(function (c) {
+        // A field only they changed takes their value; one the teacher changed too keeps the teacher's.
+        if (byKey[c.key] && !pending.hasOwnProperty(c.key)) { byKey[c.key].value = c.value; saved[c.key] = c.value; }
         var tr = document.createElement("tr");
         [c.label, c.now, c.yours === undefined || c.yours === null ? "—" : c.yours].forEach(function (t) {
           var td = document.createElement("td"); td.textContent = t; tr.appendChild(td);
@@ -273,6 +275,8 @@
         } else if (r.status === 409 && err.code === "stale_version") {
           versionInput.value = err.version;  // the teacher's values stay in the form and are sent again on the next change
           showConflict(err);
+          keep();
+          recompute();
           say("conflict");
         } else if (r.status === 422) {
           fieldErrors(err.fields || {});

@@ -376,6 +376,7 @@ def link_draft():
             "code": "stale_version", "version": cur.version,
             "message": _("Someone else saved this class table in the meantime."),
             "changed": [{"key": k, "label": labels.get(k, k), "now": _text(cur.values.get(k)),
+                         "value": "" if cur.values.get(k) is None else str(cur.values.get(k)),
                          "yours": posted.get(k)} for k in changed]}}), 409
     shown = {i.key: i.shown() for s in _sections(saved.definition, saved.context, saved.values, {})
              for _g in s[2] for i in _g[1] if not i.is_input}

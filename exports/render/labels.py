@@ -119,10 +119,6 @@ class Labels:
     def gettext(self, msgid: str, **params) -> str:
         return self(msgid, **params)
 
-    def ngettext(self, singular: str, plural: str, n: int, **params) -> str:
-        text = self.translations.ngettext(singular, plural, n)
-        return text % {"num": n, **params}
-
     def _table(self, table: dict[str, str], code) -> str:
         return self(table[code]) if code in table else ("" if code is None else str(code))
 
@@ -140,6 +136,13 @@ class Labels:
 
     def codes(self, codes) -> str:
         return "; ".join(self._table(CODES, c) for c in codes or ())
+
+    def risk_code(self, code: str) -> str:
+        """``ethnicity.class`` (criterion.level where a unit was at risk) as ``Ethnicity — Class``."""
+        criterion, _, level = str(code).rpartition(".")
+        if not criterion:
+            return str(code)
+        return f"{self.criterion(criterion)} — {self.analysis_level(level)}"
 
     def node_level(self, level: str) -> str:
         return self._table(NODE_LEVELS, level)

@@ -2,8 +2,10 @@
 so ș ț ă â î render on any machine.
 
 xhtml2pdf slows down badly on long tables (it lays out a whole table before splitting it across pages), so every
-breakdown is cut into tables of :data:`CHUNK` rows, with no nesting and plain CSS; the risk list is capped at
-:data:`RISK_LIMIT` items (highest first) with a note that the XLSX file holds them all.
+breakdown is cut into tables of :data:`CHUNK` rows with fixed column widths, no nesting and plain CSS, and the lists
+that grow with the country are capped with a note saying so: a unit's flagged items (:data:`RISK_LIMIT`); above a
+unit, the units at risk (:data:`RISK_UNITS_LIMIT`) and the highest alerts (:data:`TOP_ITEMS`) — the XLSX file
+carries every row of the data.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 FONTS = {"regular": str(HERE / "fonts" / "DejaVuSans.ttf"), "bold": str(HERE / "fonts" / "DejaVuSans-Bold.ttf")}
 CHUNK = 40
 RISK_LIMIT = 200  # a unit's flagged items
-RISK_UNITS_LIMIT = 100  # above a unit: units with flagged items
+RISK_UNITS_LIMIT = 100  # above a unit: units at risk
+TOP_ITEMS = 50  # above a unit: the flagged items with the highest scores
 
 
 class PdfError(RuntimeError):
@@ -97,16 +100,29 @@ def _children(data: dict[str, Any], L: Labels) -> dict[str, Any]:
     return _section(title, cols, rows, L, highlight=4 if level != "class" else None)
 
 
-def _risk_items(data: dict[str, Any], L: Labels) -> dict[str, Any]:
-    """A unit's report: its flagged items one by one."""
+def _risk_items(data: dict[str, Any], L: Labels, limit: int, title: str | None = None) -> dict[str, Any]:
+    """Flagged items one by one, highest alert first: all of a unit's, the top ones above it."""
     table = tables.risk(data, L)
-    columns, rows = _pick(table, [4, 3, 2, 5, 6, 7, 8, 10])
+    unit = (data.get("node") or {}).get("level") == "unit"
+    columns, rows = _pick(table, [4, 3, 2, 5, 6, 7, 8, 10] if unit else [0, 4, 3, 2, 5, 6, 7, 8])
+    total = max(data.get("risk_total") or 0, len(rows))
     note = None
-    if len(rows) > RISK_LIMIT:
-        note = L(N_("The %(shown)s items with the highest alert are listed here; all %(total)s are in the XLSX "
-                    "file of this report."), shown=L.number(RISK_LIMIT), total=L.number(len(rows)))
-        rows = rows[:RISK_LIMIT]
-    return _section(table.title, columns, rows, L, note=note)
+    if total > min(limit, len(rows)):
+        note = L(N_("The %(shown)s flagged items with the highest alert scores, of %(total)s; the XLSX file of "
+                    "this report lists %(listed)s."), shown=L.number(min(limit, len(rows))),
+                 total=L.number(total), listed=L.number(len(rows)))
+        rows = rows[:limit]
+    return _section(title or table.title, columns, rows, L, note=note)
+
+
+def _units_at_risk(data: dict[str, Any], L: Labels) -> dict[str, Any]:
+    table = tables.units_at_risk(data, L)
+    total = max(data.get("units_at_risk_total") or 0, len(table.rows))
+    note = None
+    if total > RISK_UNITS_LIMIT:
+        note = L(N_("The first %(shown)s of %(total)s units are listed."), shown=L.number(RISK_UNITS_LIMIT),
+                 total=L.number(total))
+    return _section(table.title, table.columns, table.rows[:RISK_UNITS_LIMIT], L, note=note)
 
 
 def _risk_units(data: dict[str, Any], L: Labels) -> dict[str, Any]:
@@ -149,8 +165,11 @@ def context(data: dict[str, Any], L: Labels) -> dict[str, Any]:
     sections.append(_section(criteria.title, criteria.columns, criteria.rows, L, highlight=2))
     if (data.get("node") or {}).get("level") != "unit" or data.get("children"):
         sections.append(_children(data, L))
-    unit = (data.get("node") or {}).get("level") == "unit"
-    sections.append(_risk_items(data, L) if unit else _risk_units(data, L))
+    if (data.get("node") or {}).get("level") == "unit":
+        sections.append(_risk_items(data, L, RISK_LIMIT))
+    else:
+        sections.append(_units_at_risk(data, L) if tables.has_units_at_risk(data) else _risk_units(data, L))
+        sections.append(_risk_items(data, L, TOP_ITEMS, L(N_("Highest alerts"))))
     excl = tables.exclusions(data, L)
     if excl.rows:
         sections.append(_section(excl.title, excl.columns, excl.rows, L))

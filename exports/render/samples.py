@@ -124,7 +124,8 @@ def _child_groups(agg: Aggregate, reference: Aggregate, rs) -> dict[str, dict[st
 
 def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_child: int | None = None,
                 classes_per_unit: int | None = None, seed: int = 20261121, pool: int = 120,
-                submitted_share: float = 0.9, excluded: int = 2, version: int = 1) -> dict[str, Any]:
+                submitted_share: float = 0.9, excluded: int = 2, version: int = 1,
+                risk_cap: int | None = None) -> dict[str, Any]:
     """A report data dict of a ``level`` node with ``children`` children (classes, units, schools or counties).
 
     ``units_per_child`` fixes the number of units below each school / county (default: 1–3 per school, 200 per
@@ -153,6 +154,7 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
     risk: list[dict[str, Any]] = []
     exclusions: list[dict[str, Any]] = []
     dissimilarity: dict[str, float | None] = {}
+    units_at_risk: list[dict[str, Any]] = []
     if level == "unit":
         unit = synthetic_unit(rng, 4, children, names, segregated=True)
         result = evaluate_unit(unit, rs)
@@ -202,6 +204,10 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
                         result, pool_names = matching[rng.randrange(len(matching))]
                     uname = cname if level == "school" or u == 0 else f"{cname} — structura {u + 1}"
                     risk.extend(_risk_entries(result, {"id": uid, "name": uname}, pool_names))
+                    if result.at_risk:
+                        units_at_risk.append({"id": uid, "name": uname, "risk_codes": sorted(
+                            f"{c}.{lvl}" for (c, lvl), summary in result.summaries.items()
+                            if summary.outcome == "risk")})
                     aggs.append(result.aggregate)
             agg = sum_aggregates(aggs)
             child_aggs.append(agg)
@@ -218,6 +224,12 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
         for row, agg in zip(rows, child_aggs, strict=True):
             if agg.units:
                 row["groups"] = _child_groups(agg, total, rs)
+    for row in rows:
+        row["included"] = not row["excluded"]
+    risk_total = len(risk)
+    risk.sort(key=lambda r: (r["outcome"] != "risk", -(r["score"] or 0), r["unit"]["id"], r["criterion"], r["item"]))
+    if risk_cap is not None and level != "unit":
+        risk = risk[:risk_cap]
     submitted = sum(1 for r in rows if r["state"] == "submitted" and not r["excluded"])
     n_excluded = sum(1 for r in rows if r["excluded"])
     return {
@@ -235,4 +247,8 @@ def sample_data(children: int = 170, *, level: str = "inspectorate", units_per_c
         "exclusions": exclusions,
         "dissimilarity": dissimilarity,
         "aggregate": total.to_dict(),
+        # keys report_data adds beyond the contract (see its docstring)
+        "risk_total": risk_total,
+        "units_at_risk": units_at_risk,
+        "units_at_risk_total": len(units_at_risk),
     }

@@ -69,6 +69,11 @@ def summary(data: dict[str, Any], L: Labels) -> list[tuple[str, Any, str]]:
         (L(N_("Share of units at risk")), totals.get("units_at_risk_share"), "share"),
         (L(N_("Units with missing data")), totals.get("units_with_missing_data", 0), "int"),
     ]
+    listed = len(data.get("risk") or ())
+    flagged = max(data.get("risk_total") or 0, listed)
+    facts.append((L(N_("Flagged items (risk or missing data)")), flagged, "int"))
+    if flagged > listed:
+        facts.append((L(N_("Flagged items listed (the highest alert scores)")), listed, "int"))
     return facts
 
 
@@ -189,6 +194,21 @@ def risk(data: dict[str, Any], L: Labels) -> Table:
     return table
 
 
+def units_at_risk(data: dict[str, Any], L: Labels) -> Table:
+    """Above the unit: the units at risk with the criteria and levels where they are (``units_at_risk`` of
+    :func:`exports.report_data.build`)."""
+    table = Table("units_at_risk", L(N_("Units at risk")), [
+        Column(L(N_("Unit")), width=50), Column(L(N_("At risk on")), width=90),
+    ])
+    for u in data.get("units_at_risk") or ():
+        table.rows.append([u.get("name"), "; ".join(L.risk_code(c) for c in u.get("risk_codes") or ())])
+    return table
+
+
+def has_units_at_risk(data: dict[str, Any]) -> bool:
+    return "units_at_risk" in data and (data.get("node") or {}).get("level") != "unit"
+
+
 def exclusions(data: dict[str, Any], L: Labels) -> Table:
     table = Table("exclusions", L(N_("Exclusions")), [
         Column(L(N_("Level")), width=12), Column(L(N_("Code")), width=14), Column(L(N_("Name")), width=44),
@@ -205,5 +225,7 @@ def all_tables(data: dict[str, Any], L: Labels) -> Iterator[Table]:
     yield bench(data, L)
     yield criteria(data, L)
     yield children(data, L)
+    if has_units_at_risk(data):
+        yield units_at_risk(data, L)
     yield risk(data, L)
     yield exclusions(data, L)

@@ -109,7 +109,7 @@ def test_pdf_tables_stay_short(county):
 def test_xlsx_reopens_with_sheets_frozen_headers_typed_numbers_and_the_totals(county):
     wb = load_workbook(io.BytesIO(render.render("xlsx", county, "en")))
     assert wb.sheetnames == ["Summary", "Groups", "Last two benches", "Units by criterion and level", "Schools",
-                             "Risk items", "Exclusions"]
+                             "Units at risk", "Risk items", "Exclusions"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert all(c.font.b for c in ws[1] if c.value is not None)
@@ -146,6 +146,25 @@ def test_xlsx_reopens_with_sheets_frozen_headers_typed_numbers_and_the_totals(co
     assert {r[5] for r in risk} <= {"Risk", "Missing data"}
     exclusions = list(wb["Exclusions"].iter_rows(min_row=2, values_only=True))
     assert [r[2] for r in exclusions] == [e["name"] for e in county["exclusions"]]
+    at_risk = list(wb["Units at risk"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in at_risk] == [u["name"] for u in county["units_at_risk"]]
+    assert len(at_risk) == totals["units_at_risk"]
+
+
+def test_a_capped_risk_list_says_how_many_items_were_flagged():
+    """Above the unit report_data keeps the highest-scored items (exports.rollup.RISK_CAP) and counts them all."""
+    data = sample_data(children=40, level="inspectorate", risk_cap=20)
+    assert data["risk_total"] > len(data["risk"]) == 20
+    wb = load_workbook(io.BytesIO(render.render("xlsx", data, "en")), read_only=True)
+    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Flagged items (risk or missing data)"] == data["risk_total"]
+    assert summary["Flagged items listed (the highest alert scores)"] == 20
+    assert len(list(wb["Risk items"].iter_rows(min_row=2))) == 20
+    wb.close()
+    text = pdf_text(render.render("pdf", data, "en"))
+    assert f"The 20 flagged items with the highest alert scores, of {data['risk_total']}" in text
+    top = data["risk"][0]
+    assert top["unit"]["name"] in text and Labels("en").score(top["score"]) in text
 
 
 def test_xlsx_and_csv_cells_are_inert(county):
@@ -200,7 +219,7 @@ def test_an_empty_report_renders_in_every_format(level):
     pdf = render.render("pdf", data, "ro")
     assert data["node"]["name"] in pdf_text(pdf)
     wb = load_workbook(io.BytesIO(render.render("xlsx", data, "ro")))
-    assert len(wb.sheetnames) == 7
+    assert len(wb.sheetnames) == (7 if level == "unit" else 8)  # + the units at risk above a unit
     assert [r for r in wb.worksheets[4].iter_rows(min_row=2)] == []  # the breakdown sheet: header only
     rows = list(csv.reader(io.StringIO(render.render("csv", data, "ro").decode("utf-8-sig"))))
     assert len(rows) == 2 and rows[1][6:9] == ["0", "0", "0"]  # header + the total row of zeros

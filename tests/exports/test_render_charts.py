@@ -92,9 +92,11 @@ def test_default_charts(county, unit):
 
 def test_sample_data_follows_the_contract_and_the_engine(county):
     data = county
-    assert set(data) == {"schema", "campaign", "node", "version", "reason", "provisional", "generated_at",
+    assert set(data) >= {"schema", "campaign", "node", "version", "reason", "provisional", "generated_at",
                          "ruleset", "completion", "totals", "risk", "children", "exclusions", "dissimilarity",
                          "aggregate"}
+    assert data["risk_total"] == len(data["risk"])  # uncapped unless asked
+    assert [u["name"] for u in data["units_at_risk"]] and len(data["units_at_risk"]) == data["totals"]["units_at_risk"]
     # totals are the engine's indicators over the summed aggregate, never averages
     assert data["totals"] == indicators_from_totals(Aggregate.from_dict(data["aggregate"]))
     counted = [c for c in data["children"] if not c["excluded"]]

@@ -522,6 +522,7 @@ def after_transition(campaign: Campaign, row: CampaignState, action: str, actor)
     audit.record("snapshots.write", actor=sm.actor_label(actor), object_type="campaigns", object_id=campaign.id,
                  node_id=row.node_id, new={"action": action, "snapshots": [[n, v] for n, v, _ in written]})
     if own:
+        from exports import report_tasks  # noqa: F401  (registers reports.generate, which on_snapshot queues)
         from exports import reports
         for node_id, _version, is_own in written:
             if is_own:

@@ -1,18 +1,20 @@
 """Risk in the campaign lists: which rows of a campaign are at risk or lack data, read from the roll-up snapshots
-(:class:`exports.models.Snapshot`, written by :mod:`exports.rollup` at each submission).
+(:class:`exports.models.Snapshot`, written by :mod:`exports.rollup` at each submission) on top of :mod:`exports.risk`.
 
 Set-based like :mod:`workflows.queries`: a filter is an ``EXISTS`` on the snapshot of the row's node, a page's
-badges one ``IN`` statement, the commission's per-county counts one grouped statement. An excluded row shows no
-risk (it is out of the collection; its reason goes to the report), a row without a snapshot has "no data yet".
+badges one ``IN`` statement, a county's flagged units one join, the commission's per-county counts one grouped
+statement. An excluded row shows no risk (it is out of the collection; its reason goes to the report); a row without
+a snapshot (not submitted yet) has "no data yet".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from core.db import session
+from exports import risk
 from exports.models import Snapshot
 from tenants.models import Node
 from workflows.models import Campaign, CampaignState
@@ -51,28 +53,23 @@ def _criterion(criterion: str):
     return cast(Snapshot.risk_codes, String).like(f'%"{pattern}.%', escape="\\")
 
 
-def where_risk(q: Select, kind: str, criterion: str | None = None) -> Select:
+def where_risk(q: Select, kind: str) -> Select:
     """Keep the :class:`CampaignState` rows of ``q`` (a select of node rows, e.g. :func:`workflows.queries.children`)
-    whose node's snapshot has the flag ``kind`` (``at_risk`` / ``missing_data``): an EXISTS, so the page stays
-    paginated in SQL. Class rows and excluded rows never match."""
+    whose node's snapshot has the flag ``kind`` (``at_risk`` / ``missing_data``): the EXISTS of
+    :func:`exports.risk.where_risk`, so the page stays paginated in SQL. Class rows and excluded rows never match
+    (an excluded row shows no risk on the pages either)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown risk kind {kind!r}")
     s = CampaignState
-    cond = [Snapshot.campaign_id == s.campaign_id, Snapshot.node_id == s.node_id, _flag(kind)]
-    if criterion:
-        cond.append(_criterion(criterion))
-    return q.where(s.level != "class", s.excluded.is_(False), exists().where(and_(*cond)))
+    return risk.where_risk(q, kind).where(s.level != "class", s.excluded.is_(False))
 
 
 def risk_by_node(campaign: Campaign, node_ids) -> dict[int, Risk]:
-    """The snapshot flags of the given nodes (one statement); a node without a snapshot is absent."""
-    ids = list({i for i in node_ids if i is not None})
-    if not ids:
-        return {}
-    q = select(Snapshot.node_id, Snapshot.at_risk, Snapshot.missing_data, Snapshot.risk_codes).where(
-        Snapshot.campaign_id == campaign.id, Snapshot.node_id.in_(ids))
-    out = {}
-    for node_id, at_risk, missing, codes in session.execute(q):
-        out[node_id] = Risk(bool(at_risk), bool(missing), tuple(dict.fromkeys(codes or ())))
-    return out
+    """The snapshot flags of the given nodes (:func:`exports.risk.risk_by_node`, one statement) as :class:`Risk`;
+    a node without a snapshot is absent."""
+    found = risk.risk_by_node(campaign, {i for i in node_ids if i is not None})
+    return {node_id: Risk(r["at_risk"], r["missing_data"], tuple(dict.fromkeys(r["risk_codes"])))
+            for node_id, r in found.items()}
 
 
 def county_units(campaign: Campaign, county: Node, kind: str | None = None, criterion: str | None = None,

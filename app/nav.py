@@ -64,7 +64,7 @@ NAV: list[Entry] = [
     Entry("web.invitations", _l("Invitations"), lambda u: policy.can(u, "users.invite")),
     Entry("web.campaigns", _l("Campaigns"), lambda u: policy.can(u, "campaigns.view"),
           ("web.campaign_new", "web.node_campaigns", "web.campaign_node", "web.unit_form", "web.unit_extended",
-           "web.class_table")),
+           "web.class_table", "web.node_reports", "web.report", "web.report_sign")),
     Entry("web.jobs", _l("Jobs"), policy.is_staff, ("web.job",)),
     Entry("web.nomenclatures_index", _l("Nomenclatures"), lambda u: policy.can(u, "nomenclatures.manage"),
           ("web.nomenclature", "web.nomenclature_item_new", "web.nomenclature_item_edit")),

@@ -83,7 +83,13 @@ def _num(value, digits: int = 1) -> str:
 
 @bp.app_context_processor
 def _report_helpers():
-    return {"report_reason_labels": REASON_LABELS, "report_signature_labels": SIGNATURE_LABELS}
+    return {"report_reason_labels": REASON_LABELS, "report_signature_labels": SIGNATURE_LABELS,
+            "may_see_reports": _may_see_reports}
+
+
+def _may_see_reports(node) -> bool:
+    """Whether the campaign node page links to the node's reports."""
+    return node.level in REPORT_LEVELS and policy.can(actor(), "reports.view", node)
 
 
 def _campaign_of(report: Report):

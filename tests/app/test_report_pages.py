@@ -146,3 +146,10 @@ def test_another_countys_report_file_and_sign_page_are_404(report_engine, as_use
     assert c.get(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").status_code == 404
     assert c.post(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").status_code == 404
     assert _signatures() == 0
+
+
+def test_the_campaign_node_page_links_to_the_reports(as_user, campaign, tree, who):
+    url = f"/campaigns/{campaign.id}/nodes/{tree.schools['A1'].id}"
+    html = as_user(who.director).get(url).text
+    assert f'href="/campaigns/{campaign.id}/nodes/{tree.schools["A1"].id}/reports"' in html
+    assert 'id="reports-link"' not in as_user(who.teacher).get(url).text  # teachers do not read reports

@@ -4,7 +4,9 @@ materialised paths are written in the same statement; one audit entry for the wh
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, text
@@ -203,6 +205,8 @@ class CampaignSeedStats:
     units_skewed: int = 0
     schools_submitted: int = 0
     counties_submitted: list = None
+    snapshots: dict = None  # written per level (the roll-up of what was submitted), None when not written
+    timings: dict = None  # seconds per phase
 
 
 class FastCompute:
@@ -232,37 +236,53 @@ class FastCompute:
         self.memo: dict = {}
 
     def __call__(self, values: dict, context: dict) -> dict:
-        from forms.expressions import MAX_RESULT
-        env = {k: context.get(k) for k in self.definition.context}
-        for k in self.inputs:
-            env[k] = values.get(k)
+        env = dict.fromkeys(self.inputs)
+        env.update((k, context.get(k)) for k in self.definition.context)
+        env.update((k, values.get(k)) for k in self.inputs)
         out = dict(values)
+        memo = self.memo
         for key, kind, names, f in self.plan:
             if kind == "sum":
-                nums = [env[k] for k in names if isinstance(env[k], int | float) and not isinstance(env[k], bool)]
-                value = sum(nums) if nums else None
-                if value is not None and abs(value) > MAX_RESULT:
-                    value = None
+                value = _sum_numbers([env[k] for k in names])
             elif kind == "memo":
-                args = tuple(env.get(n) for n in names)
-                memo_key = (key, args)
-                if memo_key not in self.memo:
-                    self.memo[memo_key] = f.fieldtype.derive(f.spec, dict(zip(names, args, strict=True)))
-                value = self.memo[memo_key]
+                memo_key = (key, *(env.get(n) for n in names))
+                value = memo.get(memo_key, memo)
+                if value is memo:
+                    value = memo[memo_key] = f.fieldtype.derive(f.spec, dict(zip(names, memo_key[1:], strict=True)))
             else:
                 value = f.fieldtype.derive(f.spec, env)
             env[key] = out[key] = value
         return out
 
 
+def _sum_numbers(vals: list):
+    """``sum("x.*")`` as the expression language computes it: bools count 0/1, non-numbers are skipped, no numbers
+    at all is None, a result out of bounds is None."""
+    import math
+
+    from forms.expressions import MAX_RESULT
+    nums = [v if type(v) is int else int(v) if type(v) is bool else v for v in vals
+            if type(v) in (int, bool) or (type(v) is float and math.isfinite(v))]
+    if not nums:
+        return None
+    total = sum(nums)
+    return total if abs(total) <= MAX_RESULT and not (type(total) is float and not math.isfinite(total)) else None
+
+
 def _binom(rng: random.Random, n: int, p: float) -> int:
-    """A cheap binomial draw (normal approximation, clipped), plenty for plausible counts."""
+    """A cheap binomial draw (mean and variance right, a sum of three uniforms for the noise, clipped): plenty for
+    plausible counts, and much cheaper than an exact draw."""
     if n <= 0 or p <= 0:
         return 0
     if p >= 1:
         return n
     mean = n * p
-    return max(0, min(n, round(rng.gauss(mean, (mean * (1 - p)) ** 0.5))))
+    if mean < 0.5:
+        return 1 if rng.random() < mean else 0
+    r = rng.random
+    noise = (r() + r() + r() - 1.5) * 2.0  # variance 1
+    k = round(mean + noise * (mean * (1 - p)) ** 0.5)
+    return 0 if k < 0 else n if k > n else k
 
 
 def _split(rng: random.Random, n: int, weights: list[float]) -> list[int]:
@@ -351,20 +371,28 @@ def _commission(ministry: Node):
 
 
 def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *, submitted_counties: int = 3,
-                           excluded_share: float = 0.004, skewed_share: float = 0.08,
-                           batch: int = 5000) -> CampaignSeedStats:
+                           excluded_share: float = 0.004, skewed_share: float = 0.08, snapshots: bool = True,
+                           batch: int = 20000) -> CampaignSeedStats:
     """Create and launch the segregation campaign over the seeded country, then fill it like a campaign a few weeks
     before its deadline: ~95 % of class tables saved with plausible counts (the rest never saved), unit forms,
     classes/units/schools submitted bottom-up here and there, a few units excluded with a reason, some units
     skewed (one or two classes concentrating Roma pupils) so risk appears, and ``submitted_counties`` counties
-    submitted completely. Deterministic for (country, seed). Bulk statements; one audit entry."""
+    submitted completely. With ``snapshots``, the roll-up snapshots of everything submitted are then written
+    through :func:`exports.rollup.rebuild` (units from their tables, then sums bottom-up). Deterministic for
+    (country, seed). Bulk statements; one audit entry for the seed (and the roll-up's own)."""
     from forms.operations import sync_builtin
     from workflows import campaigns
     from workflows.models import CampaignState, CampaignValues
     from workflows.values import definition_for
 
     rng = random.Random(seed * 7 + 1)
-    stats = CampaignSeedStats(counties_submitted=[])
+    stats = CampaignSeedStats(counties_submitted=[], timings={})
+    clock = [time.perf_counter()]
+
+    def phase(name: str) -> None:
+        now_ = time.perf_counter()
+        stats.timings[name] = round(now_ - clock[0], 2)
+        clock[0] = now_
     sync_builtin()
     year = session.execute(select(SchoolYear).where(SchoolYear.name == year_name)).scalar_one()
     ministry = session.execute(select(Node).where(Node.level == "ministry").order_by(Node.id).limit(1)).scalar_one()
@@ -375,6 +403,7 @@ def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *
     campaigns.launch_campaign(commission, campaign, "Vă invităm să completați datele de monitorizare până la "
                                                     "termenul campaniei.")
     stats.campaign_id = campaign.id
+    phase("launch")
     class_def, unit_def = definition_for(campaign, "class"), definition_for(campaign, "unit")
     class_compute, unit_compute = FastCompute(class_def), FastCompute(unit_def)
 
@@ -413,6 +442,7 @@ def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *
                                        min(len(units) - len(excluded), max(3, round(skewed_share * len(units)))))}
     stats.units_excluded, stats.units_skewed = len(excluded), len(skewed)
 
+    phase("load")
     now = utcnow()
     state_of: dict[int, str] = {}  # state row id → its new state (absent: not_started)
     values_rows: list[dict] = []
@@ -420,12 +450,13 @@ def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *
     session.execute(CampaignValues.__table__.delete().where(CampaignValues.campaign_id == campaign.id,
                                                             CampaignValues.section.in_(("class", "unit"))))
 
+    columns = ("campaign_id", "state_id", "section", "values", "version", "updated_at", "updated_by")
+
     def add_values(state_id: int, section: str, values: dict | None) -> None:
-        values_rows.append({"campaign_id": campaign.id, "state_id": state_id, "section": section,
-                            "values": values or {}, "version": 1 if values else 0,
-                            "updated_at": now if values else None, "updated_by": SEED_LABEL if values else None})
+        values_rows.append((campaign.id, state_id, section, values or {}, 1 if values else 0,
+                            now if values else None, SEED_LABEL if values else None))
         if len(values_rows) >= batch:
-            session.execute(insert(CampaignValues), values_rows)
+            _bulk_insert(CampaignValues.__table__, columns, values_rows)
             values_rows.clear()
 
     for u in units:
@@ -489,7 +520,8 @@ def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *
         elif any_filled or form_filled:
             state_of[u.id] = "in_progress"
     if values_rows:
-        session.execute(insert(CampaignValues), values_rows)
+        _bulk_insert(CampaignValues.__table__, columns, values_rows)
+    phase("values")
 
     units_of: dict[int, list] = {}
     for u in units:
@@ -512,16 +544,57 @@ def seed_national_campaign(seed: int = 20261121, year_name: str = "2025-2026", *
             state_of[county.id] = "in_progress"
 
     for new_state in ("in_progress", "submitted"):
-        ids = [i for i, s in state_of.items() if s == new_state]
-        for start in range(0, len(ids), batch):
-            session.execute(cs.__table__.update().where(cs.id.in_(ids[start:start + batch]))
-                            .values(state=new_state, updated_at=now))
+        _update_ids(cs.__table__, [i for i, s in state_of.items() if s == new_state], state=new_state,
+                    updated_at=now)
     for reason in EXCLUSION_REASONS:
         ids = [i for i, r in excluded.items() if r == reason]
         if ids:
             session.execute(cs.__table__.update().where(cs.id.in_(ids))
                             .values(excluded=True, exclusion_reason=reason, updated_at=now))
     session.flush()
+    phase("states")
+    if snapshots:
+        session.expire_all()  # the state rows changed underneath the ORM
+        stats.snapshots = _write_snapshots(campaign)
+        phase("snapshots")
     audit.record("seed.national_campaign", actor="cli", object_type="campaign", object_id=campaign.id,
                  node_id=ministry.id, new={k: v for k, v in stats.__dict__.items()})
     return stats
+
+
+def _write_snapshots(campaign) -> dict | None:
+    try:
+        from exports import rollup
+    except ImportError:  # the roll-up is not part of this checkout yet
+        return None
+    return rollup.rebuild(campaign) if hasattr(rollup, "rebuild") else None
+
+
+def _bulk_insert(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Append rows in the session's transaction: COPY on PostgreSQL (JSON columns as ``json.dumps`` text, what
+    the JSON type writes), an executemany INSERT elsewhere."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        session.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    from sqlalchemy import JSON
+    as_json = [isinstance(table.c[c].type, JSON) for c in columns]
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with conn.connection.driver_connection.cursor() as cur, \
+            cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row([json.dumps(v) if j and v is not None else v for v, j in zip(r, as_json, strict=True)])
+
+
+def _update_ids(table, ids: list[int], batch: int = 5000, **values) -> None:
+    """``UPDATE table SET … WHERE id IN ids``: one statement with an array on PostgreSQL, chunks elsewhere."""
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import BigInteger, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+        session.execute(table.update().where(table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+                        .values(**values), {"ids": ids})
+        return
+    for start in range(0, len(ids), batch):
+        session.execute(table.update().where(table.c.id.in_(ids[start:start + batch])).values(**values))

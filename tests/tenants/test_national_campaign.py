@@ -136,7 +136,7 @@ def _run(seed: int):
         .where(CampaignState.campaign_id == stats.campaign_id)
         .order_by(Node.code, SchoolClass.name, CampaignValues.section)).all()
     nested.rollback()
-    stats.campaign_id = None
+    stats.campaign_id = stats.timings = None
     return stats, [tuple(r) for r in rows]
 
 
@@ -153,3 +153,17 @@ def test_seed_national_command_launches_the_campaign_on_request(app, db, flag, c
     assert r.exit_code == 0, r.output
     assert ("class tables filled" in r.output) == bool(campaigns)
     assert session.execute(select(func.count()).select_from(Campaign)).scalar() == campaigns
+
+
+def test_snapshots_of_the_submitted_counties_match_the_raw_tables(country):
+    rollup = pytest.importorskip("exports.rollup")
+    tree, stats, campaign, states, values = country
+    submitted = Counter(s.level for s in states if s.state == "submitted" and s.level != "class")
+    assert stats.snapshots == {"unit": submitted["unit"], "school": submitted["school"], "inspectorate": 3,
+                               "ministry": 1}
+    assert rollup.check(campaign) == []
+    nation = rollup.get_snapshot(campaign, campaign.root_id)
+    assert nation.aggregate["units"] == sum(
+        1 for s in states if s.level == "unit" and s.state == "submitted"
+        and s.county_id in {c.node_id for c in states if c.level == "inspectorate" and c.state == "submitted"})
+    assert nation.aggregate["units_at_risk"] > 0, "skewed units put risk into the national figures"

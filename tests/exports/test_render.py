@@ -254,3 +254,11 @@ def test_the_registry_refuses_unknown_and_duplicate_formats(unit):
         render.render("docx", unit)
     with pytest.raises(ValueError, match="already registered"):
         render.register("pdf", lambda data, lang: b"")
+
+
+def test_pdf_shows_markup_in_names_as_text(unit):
+    data = copy.deepcopy(unit)
+    data["node"]["name"] = "<b>Școala</b> & „Liceul” <script>x()</script>"
+    data["children"][0]["name"] = "<i>5A</i>"
+    text = pdf_text(render.render("pdf", data, "en"))
+    assert "<b>Școala</b> & „Liceul” <script>x()</script>" in text and "<i>5A</i>" in text

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from exports.render import tables
+from exports.render import extended, tables
 from exports.render.labels import N_, Labels
 
 HERE = Path(__file__).resolve().parent
@@ -167,6 +167,10 @@ def context(data: dict[str, Any], L: Labels) -> dict[str, Any]:
         sections.append(_children(data, L))
     if (data.get("node") or {}).get("level") == "unit":
         sections.append(_risk_items(data, L, RISK_LIMIT))
+        if extended.has_extended(data):
+            columns = [tables.Column(L(N_("Question")), width=60), tables.Column(L(N_("Answer")), width=40)]
+            sections.append(_section(L(N_("Extended monitoring")), columns,
+                                     [list(r) for r in extended.rows(data, L)], L))
     else:
         sections.append(_units_at_risk(data, L) if tables.has_units_at_risk(data) else _risk_units(data, L))
         sections.append(_risk_items(data, L, TOP_ITEMS, L(N_("Highest alerts"))))

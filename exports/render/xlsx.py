@@ -1,4 +1,5 @@
-"""XLSX: one sheet per breakdown (summary, groups, benches, criteria, children, risk items, exclusions).
+"""XLSX: one sheet per breakdown (summary, groups, benches, criteria, children, [units at risk,] risk items,
+exclusions[, a unit's extended-monitoring answers]).
 
 Every sheet has a bold, frozen header row; numbers are numbers (shares as fractions shown with a percent format,
 gaps in points, scores with one decimal); text is neutralised against formula injection. The workbook is written
@@ -10,7 +11,7 @@ import io
 import re
 from typing import Any
 
-from exports.render import tables
+from exports.render import extended, tables
 from exports.render.labels import N_, Labels
 from exports.spreadsheets import neutralise
 
@@ -79,6 +80,14 @@ def render(data: dict[str, Any], lang: str = "ro") -> bytes:
         plain = [k not in FORMATS for k in kinds]
         for row in table.rows:
             ws.append([_text(v) if p else styled(ws, v, k) for v, k, p in zip(row, kinds, plain, strict=True)])
+    if extended.has_extended(data):
+        ws = wb.create_sheet(sheet_title(L(N_("Extended monitoring")), taken))
+        ws.freeze_panes = "A2"
+        ws.column_dimensions["A"].width = 70
+        ws.column_dimensions["B"].width = 60
+        header(ws, [L(N_("Question")), L(N_("Answer"))])
+        for question, answer in extended.rows(data, L):
+            ws.append([_text(question), _text(answer)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -262,3 +262,28 @@ def test_pdf_shows_markup_in_names_as_text(unit):
     data["children"][0]["name"] = "<i>5A</i>"
     text = pdf_text(render.render("pdf", data, "en"))
     assert "<b>Școala</b> & „Liceul” <script>x()</script>" in text and "<i>5A</i>" in text
+
+
+def test_a_units_extended_monitoring_answers_are_in_the_pdf_and_the_xlsx(unit):
+    data = copy.deepcopy(unit)
+    flagged = data["children"][1]
+    data["extended"] = {"state": "submitted", "values": {
+        "commission.established": True, "plan.exists": True, "plan.date": "2026-10-01",
+        "measures": ["mixed_seating", "other"], "measures_other": "=HYPERLINK(\"x\")",
+        f"flagged_classes.c{flagged['id']}.formation_reason": "parental_choice",
+        f"flagged_classes.c{flagged['id']}.explanation": "Părinții au cerut clasa cu predare în limba română.",
+    }}
+    wb = load_workbook(io.BytesIO(render.render("xlsx", data, "en")))
+    assert wb.sheetnames[-1] == "Extended monitoring"
+    answers = dict(wb["Extended monitoring"].iter_rows(min_row=2, values_only=True))
+    assert answers["Extended monitoring"] == "submitted"
+    assert answers["A desegregation and inclusion plan exists"] == "Yes"
+    assert answers["The measures taken"] == "Mixed seating; Other"
+    assert answers["Other measures (description)"] == "'=HYPERLINK(\"x\")"
+    assert answers[f"{flagged['name']} — Why the class was formed this way"] == "Parental choice"
+    # the form's own Romanian wording, with its diacritics, in the Romanian PDF
+    text = pdf_text(render.render("pdf", data, "ro"))
+    assert "Există un plan de desegregare și incluziune" in text and "01.10.2026" in text
+    assert "Părinții au cerut clasa cu predare în limba română." in text and "Opțiunea părinților" in text
+    assert "Extended monitoring" not in [
+        ws.title for ws in load_workbook(io.BytesIO(render.render("xlsx", unit, "en"))).worksheets]

@@ -202,7 +202,8 @@ def campaign_node(campaign_id: int, node: Node):
         parent = sm.state_for(campaign, node)
         ctx.update(me_state=parent, counts=wq.children_counts(campaign, [parent])[parent.id],
                    my_actions=sm.available_actions(user, campaign, parent), history=_history(parent),
-                   last_activity=wq.last_activity(campaign, node), may_manage=False)
+                   last_activity=wq.last_activity(campaign, node), may_manage=False,
+                   me_risk=risk_lists.risk_by_node(campaign, [node.id]).get(node.id))
     page = _children_page(campaign, parent, show)
     rows = [r for r in page.items if r.level != "class"]
     child_counts = wq.children_counts(campaign, rows) if rows else {}

@@ -138,7 +138,12 @@ def test_unit_page_has_no_risk_filters(who, tree, as_user, campaign, flagged):
     filters = [a.get("href") for a in doc.find_class("wf-filters")[0].findall("a")]
     assert not any("at_risk" in h or "missing_data" in h for h in filters)
     assert len(doc.get_element_by_id("children").findall("li")) == 2  # both classes: the filter is ignored
-    assert not doc.find_class("risk") and "risk-link" not in doc.text_content()
+    assert not doc.get_element_by_id("children").find_class("risk") and doc.get_element_by_id("risk-link", None) is None
+    # the unit's own risk is among its facts
+    assert doc.get_element_by_id("node-risk").find_class("risk")[0].get("data-risk") == "at_risk"
+    assert "Ethnicity — classes" in doc.get_element_by_id("node-risk").text_content()
+    doc = _doc(as_user(who.responsible_12).get(_url(campaign, tree.units["A1.2"])))
+    assert doc.get_element_by_id("node-risk").find_class("risk")[0].get("data-risk") == "missing_data"
 
 
 # --- the county's list --------------------------------------------------------------------------------------

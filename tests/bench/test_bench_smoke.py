@@ -36,4 +36,12 @@ def test_bench_runs_end_to_end_at_a_tiny_scale(pg_url):
         assert row["requests"] > 0 and row["errors"] == 0, row
         assert row["ref_rps"] > 0 and row["ref_errors"] == 0, row
         assert row["p95_ms"] is not None and row["ratio"] is not None
+    from bench import reports
+    if reports.available():
+        assert rows["recompute national (raw tables)"]["classes"] == rows["recompute national (raw tables)"][
+            "sql_classes"] > 0
+        assert rows["report national (snapshots)"]["provisional"] is False
+        for name in ("county_pdf", "county_xlsx", "national_xlsx"):
+            row = rows[f"render {name}"]
+            assert row["bytes"] > 0 and row["peak_rss_mb"] > 0, row
     assert "benchmark" in r.stdout and "http put" in r.stdout.split("benchmark", 1)[1], "the readable table"

@@ -6,7 +6,8 @@ Each measurement runs in a fresh process (so its peak RSS is its own): build the
 (:func:`exports.render.samples.sample_data`, not timed), render it ``--repeat`` times, print one JSON object with the
 median wall seconds, the CPU seconds of that run and the process's peak RSS. On a busy machine (see
 ``load_average``) wall time exceeds CPU time; ``ok`` judges the wall time. The samples keep every flagged item
-above the unit (20,000 for the nation), the worst case: report_data caps the list at ``exports.rollup.RISK_CAP``. Usage: ``.venv/bin/python -m bench.render [--only county_pdf] [--repeat 3]``.
+above the unit (20,000 for the nation), the worst case: report_data caps the list at ``exports.rollup.RISK_CAP``.
+Usage: ``.venv/bin/python -m bench.render [--only county_pdf] [--repeat 3]``.
 """
 from __future__ import annotations
 

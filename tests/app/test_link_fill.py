@@ -330,14 +330,16 @@ def test_a_link_never_reads_or_writes_another_class(teacher, token, campaign, cl
     # The session cookie names the link; a cookie edited to name the other link fails its signature.
     import base64
     import json
+    import zlib
     cookie = c.get_cookie("arbor_session").value
     compressed = cookie.startswith(".")
     payload, rest = cookie.lstrip(".").split(".", 1)
-    if not compressed:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        data[SESSION_KEY]["id"] = other_link.id
-        payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-    forged = payload + "." + rest if not compressed else "." + payload[:-1] + "A." + rest
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    data = json.loads(zlib.decompress(raw) if compressed else raw)
+    data[SESSION_KEY]["id"] = other_link.id
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    forged = ("." if compressed else "") + base64.urlsafe_b64encode(zlib.compress(raw) if compressed else raw) \
+        .decode().rstrip("=") + "." + rest
     assert forged != cookie
     c2 = teacher()
     c2.set_cookie("arbor_session", forged)

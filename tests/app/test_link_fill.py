@@ -445,3 +445,20 @@ def test_a_stale_page_save_shows_what_changed_and_keeps_the_teachers_other_value
     assert 'name="social_scholarship" value="3"' in html  # the teacher's other change is kept in the form
     assert version_of(html) == v + 1
     assert wv.get_values(again(campaign), again(cls)).values["social_scholarship"] == 0
+
+
+def test_the_page_carries_every_formula_and_rule_for_the_browser(app, campaign, cls):
+    """link-fill.js computes sums, shares and rules from these trees; a formula it cannot get is left to the
+    server (then the list would be empty), so the class table must come through whole."""
+    import json
+
+    from app.web.link_fill import _logic
+    cur = wv.get_values(campaign, cls)
+    with app.test_request_context("/fill"):
+        logic = _logic(cur.definition, cur.context)
+    computed = [f.key for f in cur.definition.fields if not f.is_input]
+    assert sorted(k for k, _tree, _d in logic["computed"]) == sorted(computed)
+    assert [r["key"] for r in logic["rules"]] == [r.key for r in cur.definition.rules]
+    assert ["sum", "ethnicity."] in [t for k, t, _d in logic["computed"] if k == "total.ethnicity"]
+    assert logic["context"]["class.pupils"] == cls.pupils
+    json.dumps(logic)  # it goes into a data- attribute as JSON

@@ -153,3 +153,21 @@ def test_the_campaign_node_page_links_to_the_reports(as_user, campaign, tree, wh
     html = as_user(who.director).get(url).text
     assert f'href="/campaigns/{campaign.id}/nodes/{tree.schools["A1"].id}/reports"' in html
     assert 'id="reports-link"' not in as_user(who.teacher).get(url).text  # teachers do not read reports
+
+
+def test_a_new_version_voids_the_signature_on_the_page(report_engine, as_user, campaign, tree, who):
+    submit_county(campaign, tree, who)
+    session.commit()
+    v1 = reports.latest(campaign.id, tree.a.id)
+    reports.sign(who.isg, v1, support.totp_code(user=who.isg))
+    v2 = reports.generate(campaign, tree.a, reason="on_demand", actor=who.inspector)
+    session.commit()
+    c = as_user(who.isg)
+    old = c.get(f"/reports/{v1.id}").text
+    assert 'data-state="void"' in old and 'id="newer-version"' in old and 'id="sign-link"' not in old
+    new = c.get(f"/reports/{v2.id}").text
+    assert 'data-state="awaiting"' in new and 'id="sign-link"' in new and 'id="newer-version"' not in new
+    listing = c.get(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").text
+    assert 'data-version="2"' in listing and 'data-signature="void"' in listing
+    assert c.post(f"/reports/{v1.id}/sign", data={"method": "totp", "code": support.totp_code(user=who.isg)}
+                  ).status_code == 409  # only the latest version is signed

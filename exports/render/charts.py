@@ -47,17 +47,21 @@ def short_name(name: str | None) -> str:
     return name
 
 
-def _short(text: str, limit: int = 28) -> str:
+def _short(text: str, limit: int = 30) -> str:
+    """At most ``limit`` characters, cut in the middle: names differ at the end (``Școala Gimn…nr. 14 Brașov``)."""
     text = " ".join(str(text or "").split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 2 + 2
+    return text[:limit - 1 - tail].rstrip() + "…" + text[-tail:].lstrip()
 
 
 def _bars(title: str, rows: list[tuple[str, float, bool, str]], reference: float | None, reference_label: str,
-          key: str) -> str:
+          key: str, font: str = "sans-serif") -> str:
     """A horizontal bar chart of shares 0–1: rows of (label, share, emphasised, value text)."""
     height = TOP + ROW_H * len(rows) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" '
-           f'role="img" aria-labelledby="chart-{key}-title" font-family="sans-serif" font-size="12">',
+           f'role="img" aria-labelledby="chart-{key}-title" font-family="{escape(font)}" font-size="12">',
            f'<title id="chart-{key}-title">{escape(title)}</title>']
     for tick in (0, 0.25, 0.5, 0.75, 1):
         x = BAR_X + BAR_W * tick
@@ -91,7 +95,8 @@ def risk_by_child(data: dict[str, Any], lang: str = "ro", limit: int = 45) -> st
     return chart and chart[1]
 
 
-def _risk_by_child(data: dict[str, Any], L: Labels, limit: int = 45) -> tuple[str, str] | None:
+def _risk_by_child(data: dict[str, Any], L: Labels, limit: int = 45,
+                   font: str = "sans-serif") -> tuple[str, str] | None:
     children = [c for c in data.get("children") or () if (c.get("units") or 0) > 0 and not c.get("excluded")]
     if not children:
         return None
@@ -104,7 +109,7 @@ def _risk_by_child(data: dict[str, Any], L: Labels, limit: int = 45) -> tuple[st
     title = L(RISK_TITLES.get(level, RISK_TITLES["unit"]))
     if len(children) > limit:
         title += " — " + L(N_("the %(count)s highest"), count=limit)
-    return title, _bars(title, rows, ref, L(N_("overall: %(share)s"), share=L.share(ref)), "risk-by-child")
+    return title, _bars(title, rows, ref, L(N_("overall: %(share)s"), share=L.share(ref)), "risk-by-child", font)
 
 
 def group_shares(data: dict[str, Any], group_id: str, lang: str = "ro", limit: int = 40) -> str | None:
@@ -115,7 +120,8 @@ def group_shares(data: dict[str, Any], group_id: str, lang: str = "ro", limit: i
     return chart and chart[1]
 
 
-def _group_shares(data: dict[str, Any], group_id: str, L: Labels, limit: int = 40) -> tuple[str, str] | None:
+def _group_shares(data: dict[str, Any], group_id: str, L: Labels, limit: int = 40,
+                  font: str = "sans-serif") -> tuple[str, str] | None:
     rows = []
     for c in data.get("children") or ():
         g = (c.get("groups") or {}).get(group_id) or {}
@@ -136,7 +142,7 @@ def _group_shares(data: dict[str, Any], group_id: str, L: Labels, limit: int = 4
     ref_label = L(N_("the unit: %(share)s"), share=L.share(ref)) if level == "unit" else \
         L(N_("overall: %(share)s"), share=L.share(ref))
     key = "group-" + "".join(ch if ch.isalnum() else "-" for ch in group_id)
-    return title, _bars(title, shown, ref, ref_label, key)
+    return title, _bars(title, shown, ref, ref_label, key, font)
 
 
 def chart_groups(data: dict[str, Any], limit: int = 3) -> list[str]:
@@ -158,3 +164,12 @@ def default_charts(data: dict[str, Any], lang: str = "ro") -> list[dict[str, str
         charts.append(("risk-by-child", _risk_by_child(data, L)))
     charts += [(f"group:{gid}", _group_shares(data, gid, L)) for gid in chart_groups(data)]
     return [{"key": key, "title": chart[0], "svg": chart[1]} for key, chart in charts if chart]
+
+
+def document_chart(data: dict[str, Any], L: Labels, font: str, limit: int = 20) -> tuple[str, str] | None:
+    """The one chart of a PDF (it must fit a page): units at risk per child above a unit, else the group with the
+    highest class score in a unit; drawn with ``font`` (a family the PDF embeds, so diacritics render)."""
+    if (data.get("node") or {}).get("level") != "unit":
+        return _risk_by_child(data, L, limit, font)
+    groups = chart_groups(data, limit=1)
+    return _group_shares(data, groups[0], L, limit, font) if groups else None

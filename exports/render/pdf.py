@@ -9,6 +9,7 @@ carries every row of the data.
 """
 from __future__ import annotations
 
+import base64
 import io
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from exports.render import extended, tables
+from exports.render import charts, extended, tables
 from exports.render.labels import N_, Labels
 
 HERE = Path(__file__).resolve().parent
@@ -24,11 +25,32 @@ FONTS = {"regular": str(HERE / "fonts" / "DejaVuSans.ttf"), "bold": str(HERE / "
 CHUNK = 40
 RISK_LIMIT = 200  # a unit's flagged items
 RISK_UNITS_LIMIT = 100  # above a unit: units at risk
+CHART_FONT = "ArborChartSans"
 TOP_ITEMS = 50  # above a unit: the flagged items with the highest scores
 
 
 class PdfError(RuntimeError):
     """xhtml2pdf reported errors while laying out the document."""
+
+
+@lru_cache(maxsize=1)
+def _chart_font() -> str:
+    """Register the shipped font with svglib (which draws the chart's SVG inside xhtml2pdf) under CHART_FONT."""
+    from svglib.fonts import register_font
+
+    register_font(CHART_FONT, FONTS["regular"])
+    return CHART_FONT
+
+
+def _chart(data: dict[str, Any], L: Labels) -> dict[str, Any] | None:
+    """The document's chart as an SVG data URI with its size in points (1 SVG unit = 1 pt)."""
+    chart = charts.document_chart(data, L, _chart_font())
+    if chart is None:
+        return None
+    title, svg = chart
+    height = svg.split('viewBox="0 0 ', 1)[1].split('"', 1)[0].split()[1]
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return {"title": title, "uri": uri, "width": charts.WIDTH, "height": int(float(height))}
 
 
 @lru_cache(maxsize=4)
@@ -178,7 +200,7 @@ def context(data: dict[str, Any], L: Labels) -> dict[str, Any]:
     if excl.rows:
         sections.append(_section(excl.title, excl.columns, excl.rows, L))
     return {"data": data, "node": data.get("node") or {}, "campaign": data.get("campaign") or {},
-            "facts": facts, "sections": sections, "fonts": FONTS, "lang": L.lang,
+            "facts": facts, "sections": sections, "fonts": FONTS, "lang": L.lang, "chart": _chart(data, L),
             "generated": L.timestamp(data.get("generated_at"))}
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import xml.etree.ElementTree as ET
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from exports import render
+from exports.render import charts
 from exports.render.labels import Labels
 from exports.render.samples import sample_data
 
@@ -69,6 +71,12 @@ def test_county_pdf_text_has_the_diacritics_and_the_numbers_of_the_data(county):
     assert county["campaign"]["name"] in text
     for child in county["children"][:3] + county["children"][-3:]:
         assert child["name"] in text  # the whole breakdown is in the document, cut into short tables
+    # the chart of units at risk per school, drawn with the embedded font (its labels extract with diacritics)
+    title, svg = charts.document_chart(county, L, "any")
+    assert title in text and L.share(county["totals"]["units_at_risk_share"]) in text
+    labels = [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert any("ș" in label or "Ș" in label for label in labels)
+    assert all(label in text for label in labels)
 
 
 def test_unit_pdf_in_english_lists_the_flagged_items_with_their_numbers(unit):

@@ -1,7 +1,7 @@
 """The report as tables: one per breakdown, shared by the XLSX, CSV and PDF renderers.
 
 Each :class:`Table` has typed columns (``text``, ``int``, ``share`` 0–1, ``points`` = percentage points,
-``score`` 0–10, ``flag`` yes/no) and rows of raw values from the report data (numbers stay numbers; the renderer
+``score`` 0–10) and rows of raw values from the report data (numbers stay numbers; the renderer
 formats them). Titles are translated through :class:`~exports.render.labels.Labels`.
 """
 from __future__ import annotations
@@ -12,7 +12,12 @@ from typing import Any
 
 from exports.render.labels import GROUPS, N_, Labels
 
-NUMERIC = frozenset({"int", "share", "points", "score"})
+COUNTED = {  # what the breakdown counts, by the level of the children
+    "class": N_("Classes in the breakdown"),
+    "unit": N_("Units in the breakdown"),
+    "school": N_("Schools in the breakdown"),
+    "inspectorate": N_("Counties in the breakdown"),
+}
 _OUTCOME_ORDER = {"risk": 0, "missing_data": 1}
 
 
@@ -25,7 +30,7 @@ class Column:
 
 @dataclass
 class Table:
-    key: str  # stable: names the XLSX sheet's position and the tests' lookups
+    key: str  # stable, whatever the language
     title: str
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
@@ -56,8 +61,7 @@ def summary(data: dict[str, Any], L: Labels) -> list[tuple[str, Any, str]]:
         (L(N_("Generated")), L.timestamp(data.get("generated_at")), "text"),
         (L(N_("Why this version")), L.reason(data.get("reason")), "text"),
         (L(N_("Provisional")), L.yes_no(bool(data.get("provisional"))), "text"),
-        (L(N_("%(level)s in the breakdown"), level=L.child_level(completion.get("children_level"))),
-         completion.get("total", 0), "int"),
+        (L(COUNTED.get(completion.get("children_level"), COUNTED["unit"])), completion.get("total", 0), "int"),
         (L(N_("Submitted")), completion.get("submitted", 0), "int"),
         (L(N_("Excluded")), completion.get("excluded", 0), "int"),
         (L(N_("Pending")), completion.get("pending", 0), "int"),

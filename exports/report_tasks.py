@@ -19,6 +19,10 @@ def generate_report(job, progress, *, campaign_id: int, reason: str = "on_demand
     if campaign is None or node is None:
         raise NotFound("the campaign or the node no longer exists")
     actor = session.get(User, job.user_id) if job.user_id else None
+    before = reports.latest_version(campaign_id, node_id)
     report = reports.generate(campaign, node, reason=reason, actor=actor, progress=progress, lang=lang)
-    progress(100, "done")
-    return {"report_id": report.id, "version": report.version, "campaign_id": campaign_id, "node_id": node_id}
+    unchanged = report.version == before
+    if not unchanged:
+        progress(100, "done")
+    return {"report_id": report.id, "version": report.version, "campaign_id": campaign_id, "node_id": node_id,
+            "unchanged": unchanged}

@@ -137,10 +137,19 @@ def _serialise(campaign_id: int, node_id: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": campaign_id, "b": -node_id})
 
 
+_VOLATILE = frozenset({"version", "reason", "generated_at"})  # differ between versions of the same data
+
+
+def _content(data: dict) -> bytes:
+    """The report data without what only says when and why it was generated."""
+    return canonical({k: v for k, v in (data or {}).items() if k not in _VOLATILE})
+
+
 def generate(campaign, node: Node, *, reason: str, actor: User | None = None,
              progress: Callable[[int, str | None], None] | None = None, lang: str = "ro") -> Report:
     """Write the next version of ``node``'s report in ``campaign`` with its rendered files; flush, never commit.
 
+    On demand, when the data are the same as the latest version's, that version is returned and nothing is written.
     Voids the signatures of earlier versions when the node is a county (a re-issue needs a new signature)."""
     from exports import render, report_data
 
@@ -150,11 +159,16 @@ def generate(campaign, node: Node, *, reason: str, actor: User | None = None,
         raise Invalid("reports exist for units, schools, inspectorates and the nation")
     step = progress or (lambda p, m=None: None)
     _serialise(campaign.id, node.id)
-    version = latest_version(campaign.id, node.id) + 1
+    previous = latest(campaign.id, node.id)
+    version = (previous.version if previous is not None else 0) + 1
     step(5, "collecting the data")
     built = report_data.build(campaign, node, version=version, reason=reason)
     raw = canonical(built)
     data = json.loads(raw)  # exactly what is hashed is what is stored and rendered
+    if reason == "on_demand" and previous is not None and _content(previous.data) == _content(data):
+        # Nothing changed since the latest version: asking again must not add a version (nor void a signature).
+        step(100, "unchanged: the latest version shows these data")
+        return previous
     ruleset = data.get("ruleset") or {}
     report = Report(campaign_id=campaign.id, node_id=node.id, level=node.level, version=version, reason=reason,
                     provisional=bool(data.get("provisional")),

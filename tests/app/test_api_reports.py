@@ -14,7 +14,7 @@ from exports.models import ReportSignature
 from tenants import operations
 from tests import support
 from tests.exports.test_reports_support import report_engine, submit_county
-from tests.workflows.conftest import launch, people
+from tests.workflows.conftest import launch, people, submit_unit
 
 __all__ = ["report_engine"]
 API = "/api/v1"
@@ -104,7 +104,13 @@ def test_generate_poll_read_and_download(report_engine, client, auth, campaign, 
         assert "attachment" in r.headers["Content-Disposition"]
     err(client.get(f"{API}/reports/{rid}/download?format=docx", headers=h), 422)
 
-    # a second version; the first stays readable
+    # asked again with nothing changed: the same version
+    body = ok(client.post(f"{API}/campaigns/{campaign.id}/nodes/{school.id}/reports", headers=h), 202)
+    job = ok(client.get(f"{API}/jobs/{body['job_id']}", headers=h))
+    assert (job["status"], job["report_id"], job["result"]["unchanged"]) == ("done", rid, True)
+    # the data change (a unit is submitted): a second version; the first stays readable
+    submit_unit(campaign, tree, "A1.1", who.responsible)
+    session.commit()
     body = ok(client.post(f"{API}/campaigns/{campaign.id}/nodes/{school.id}/reports", headers=h), 202)
     rid2 = ok(client.get(f"{API}/jobs/{body['job_id']}", headers=h))["report_id"]
     listed = ok(client.get(f"{API}/campaigns/{campaign.id}/nodes/{school.id}/reports", headers=h))

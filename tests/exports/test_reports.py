@@ -60,16 +60,22 @@ def test_a_version_stores_its_data_and_files_with_their_hashes(report_engine, ca
     assert entry.new["sha256"] == r.sha256 and entry.object_id == str(r.id)
 
 
-def test_every_generation_is_a_new_version_and_the_old_ones_stay(report_engine, campaign, tree, who):
+def test_a_new_version_when_the_data_change_and_the_old_ones_stay(report_engine, campaign, tree, who):
     school = tree.schools["A1"]
     first = reports.generate(campaign, school, reason="on_demand")
+    assert first.provisional and reports.generate(campaign, school, reason="on_demand").id == first.id  # unchanged
+    submit_unit(campaign, tree, "A1.1", who.responsible)  # the school's provisional data change
+    session.commit()
     second = reports.generate(campaign, school, reason="on_demand")
     assert (first.version, second.version) == (1, 2)
+    assert reports._content(first.data) != reports._content(second.data)
     assert [r.id for r in session.execute(reports.versions(campaign.id, school.id)).scalars()] == [second.id,
                                                                                                    first.id]
     assert reports.latest(campaign.id, school.id).id == second.id
     assert not reports.is_latest(first) and reports.is_latest(second)
     assert reports.file_of(first, "pdf").report_id == first.id  # the old version's files stay downloadable
+    # a re-issue (the data below changed) is always a new version
+    assert reports.generate(campaign, school, reason="reissued").version == 3
 
 
 def test_an_unknown_reason_is_refused(report_engine, campaign, tree):

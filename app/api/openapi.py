@@ -283,7 +283,9 @@ PATHS.update({
                 "otp": {"type": "string"}, "method": {"enum": ["totp", "recovery"], "default": "totp"}}}}}},
         "responses": {"201": _json({"type": "object", "properties": {
             "report_id": {"type": "integer"}, "signature": _ref("Signature")}}, "Signed"),
-            **_err(401, 403, 404, 409, 422)}}},
+            **_err(401, 403, 404, 409, 422),
+            "429": {"description": "Too many second-factor attempts; `details.retry_after` says how many seconds "
+                                   "to wait", "content": {"application/json": {"schema": ERROR}}}}}},
 })
 SCHEMAS.update({
     "ReportSummary": {"type": "object", "properties": {

@@ -175,3 +175,17 @@ def test_the_isg_signs_with_a_fresh_code(report_engine, client, auth, campaign, 
     unit_report = reports.latest(campaign.id, tree.units["A1.1"].id)
     err(client.post(f"{API}/reports/{unit_report.id}/sign", headers=h,
                     json={"otp": support.totp_code(user=who.isg)}), 409)
+
+
+def test_the_commission_generates_the_national_report(report_engine, client, auth, campaign, tree, who):
+    url = f"{API}/campaigns/{campaign.id}/nodes/{tree.ministry.id}/reports"
+    err(client.post(url, headers=auth(who.isg)), 404)  # the ministry lies outside a county's subtree
+    h = auth(who.commission)
+    job = ok(client.get(f"{API}/jobs/{ok(client.post(url, headers=h), 202)['job_id']}", headers=h))
+    rep = ok(client.get(f"{API}/reports/{job['report_id']}", headers=h))
+    assert (rep["level"], rep["provisional"], rep["signature_state"]) == ("ministry", True, "not_required")
+    assert {c["id"] for c in rep["data"]["children"]} == {tree.a.id, tree.b.id}  # the counties
+    # the commission reads every county's report
+    submit_county(campaign, tree, who)
+    session.commit()
+    ok(client.get(f"{API}/reports/{reports.latest(campaign.id, tree.a.id).id}", headers=h))

@@ -11,6 +11,7 @@ import os
 import platform
 import resource
 import statistics
+import sys
 import time
 
 from sqlalchemy import select, text
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-render", action="store_true", help="skip rendering the report files")
     ap.add_argument("--recompute", choices=("national", "county"), default="national",
                     help="recompute from the raw tables the nation, or the county closest to 170 schools")
+    ap.add_argument("--save", metavar="FILE", help="also write the table and the JSON lines to FILE (Markdown)")
     args = ap.parse_args(argv)
 
     from core import db
@@ -61,9 +63,17 @@ def main(argv: list[str] | None = None) -> None:
         db.session.remove()
         db.engine().dispose()
         support.drop_pg_database(url)
+    machine = (f"machine: {platform.node()} · {os.cpu_count()} cores · load average "
+               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end · Python {platform.python_version()}")
     print()
-    print(f"machine: {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}")
+    print(machine)
     print(table())
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as f:
+            f.write(f"# Last benchmark run\n\n`bench/run {' '.join(argv if argv is not None else sys.argv[1:])}` "
+                    f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine}.\n\n"
+                    f"```\n{table()}\n```\n\nOne JSON object per measurement:\n\n```\n"
+                    + "\n".join(json.dumps(r, ensure_ascii=False) for r in RESULTS) + "\n```\n")
 
 
 def _figure(r: dict) -> tuple[str, str]:

@@ -278,8 +278,8 @@ def on_snapshot(campaign_id: int, node_id: int, reason: str) -> None:
 
 
 def _forget_pending(sess, previous_transaction) -> None:
-    if not previous_transaction.nested:
-        sess.info.pop(_PENDING, None)
+    # Also after a rolled-back SAVEPOINT: the job rows scheduled inside it are gone, so they may be scheduled again.
+    sess.info.pop(_PENDING, None)
 
 
 event.listen(db.session_factory, "after_soft_rollback", _forget_pending)
@@ -296,6 +296,7 @@ def sign(user: User, report: Report, code: str, *, method: str = "totp", attempt
         raise Forbidden("only the inspector general of the county signs its report")
     if report.level != SIGNED_LEVEL:
         raise Conflict("only the county report is signed")
+    _serialise(report.campaign_id, report.node_id)  # a re-issue running now either waits for us or is seen below
     if report.provisional:
         raise Conflict("a provisional report cannot be signed: the county has not been submitted")
     if not is_latest(report):

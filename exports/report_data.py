@@ -44,7 +44,8 @@ campaign's state rows. ``node.county`` / ``node.school`` are the county and scho
 an inspectorate / a school).
 
 Added keys (beyond the contract above): ``risk_total`` (flagged items before the cap of ``exports.rollup.RISK_CAP``
-above the unit), ``units_at_risk`` (``[{"id", "name", "risk_codes"}]``, above the unit), ``sources``
+above the unit), ``units_at_risk`` (``[{"id", "name", "risk_codes"}]``, above the unit; at most
+``exports.rollup.UNITS_AT_RISK_CAP``) with ``units_at_risk_total``, ``sources``
 (``{"snapshots": int, "recomputed": int}``), ``snapshot`` (``{"version", "written_at"}`` or None) and, for a unit,
 ``extended`` (``{"state", "values"}``); every child row also has ``included`` (counted in the totals).
 """
@@ -117,6 +118,7 @@ def _part(details: dict, agg: Aggregate, **extra) -> dict:
     return {"agg": agg, "risk": list(details.get("risk", [])), "risk_total": details.get("risk_total", 0),
             "children": list(details.get("children", [])), "exclusions": list(details.get("exclusions", [])),
             "units_at_risk": list(details.get("units_at_risk", [])),
+            "units_at_risk_total": details.get("units_at_risk_total", len(details.get("units_at_risk", []))),
             "dissimilarity": dict(details.get("dissimilarity", {})), **extra}
 
 

@@ -78,6 +78,7 @@ def test_a_submitted_county_has_children_completion_and_exclusions(campaign, tre
     assert data["totals"]["pupils"] == 41 and data["totals"]["units_at_risk"] == 1
     assert data["units_at_risk"] == [{"id": tree.units["A1.1"].id, "name": "Unitatea A1.1",
                                       "risk_codes": data["units_at_risk"][0]["risk_codes"]}]
+    assert data["units_at_risk_total"] == 1 and data["risk_total"] >= len(data["risk"])
     assert all(r["unit"]["id"] == tree.units["A1.1"].id for r in data["risk"]) and data["risk"]
     # The child's groups are compared with the county (the school is the whole county here: no gap).
     assert data["children"][0]["groups"]["ethnicity.roma"]["gap_pp"] == 0.0

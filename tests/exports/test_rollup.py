@@ -245,6 +245,20 @@ def test_never_saved_tables_count_as_missing_until_submitted(campaign, tree, who
     assert rollup.recompute(campaign, tree.schools["A1"], only_submitted=False).units == 2
 
 
+def test_a_submitted_never_saved_table_counts_with_the_form_defaults(campaign, tree, who, issued):
+    # The built-in class table cannot be submitted with its defaults (the bench seats have none), so the state is
+    # set directly: what counts is what get_values shows for it.
+    row = sm.state_for(campaign, tree.classes["A1.1.0"])
+    row.state = "submitted"
+    session.flush()
+    shown = values.get_values(campaign, tree.classes["A1.1.0"])
+    assert shown.version == 0 and shown.values["pupils"] == 20 and shown.values["ethnicity.undeclared"] == 20
+    a = rollup.recompute(campaign, tree.units["A1.1"], only_submitted=False)
+    assert (a.pupils, a.classes_missing_pupils) == (20, 1)
+    assert a.groups["ethnicity.roma"] == {"n": 0, "N": 20, "missing": 1}
+    assert a.bench["ethnicity.roma"]["missing"] == 2  # no seats in the defaults, nothing in the unsaved table
+
+
 def test_contradictory_draft_counts_make_a_class_missing_instead_of_failing(campaign, tree, who, issued):
     c = tree.classes["A1.1.0"]
     values.save_values(who.responsible, campaign, c, {"ethnicity.roma": 30, "ethnicity.undeclared": 0},

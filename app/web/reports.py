@@ -68,6 +68,7 @@ OUTCOME_LABELS = {"risk": _l("risk"), "missing_data": _l("missing data"), "insuf
                   "ok": _l("no risk"), "exempt": _l("exempt")}
 CHILDREN_LEVEL_LABELS = {"class": _l("Classes"), "unit": _l("School units"), "school": _l("Schools"),
                          "inspectorate": _l("Inspectorates")}
+RISK_SHOWN = 25  # flagged items listed open; the rest fold under "show more"
 FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV"}
 
 
@@ -169,6 +170,7 @@ def report(report: Report):
         sig_state=ops.signature_state(report), latest=latest, ancestors=ancestors, charts=_charts(data),
         may_sign=(report.level == ops.SIGNED_LEVEL and latest is not None and latest.id == report.id
                   and not report.provisional and policy.can(user, "reports.sign", node)),
+        risk_total=max(int(data.get("risk_total") or 0), len(risk)), risk_shown=RISK_SHOWN,
         pct=_pct, num=_num, group_label=_group_label, criterion_labels=CRITERION_LABELS,
         item_level_labels=ITEM_LEVEL_LABELS, outcome_labels=OUTCOME_LABELS, format_labels=FORMAT_LABELS,
         children_title=CHILDREN_LEVEL_LABELS.get(completion_level(data), _l("Breakdown")))

@@ -25,6 +25,8 @@ from exports.models import REPORT_LEVELS, Report
 from tenants import factors, policy, queries
 from tenants.models import Node, User
 
+SIGNATURE_SHORT = {"signed": _l("county report signed"), "awaiting": _l("county report not signed yet"),
+                   "void": _l("county report signature void")}
 REASON_LABELS = {"submitted": _l("generated at submission"), "on_demand": _l("generated on demand"),
                  "reissued": _l("re-issued after a change below"), "extended": _l("extended monitoring")}
 SIGNATURE_LABELS = {"signed": _l("signed"), "void": _l("signature void: awaiting a new signature"),
@@ -162,6 +164,7 @@ def report(report: Report):
     signer = session.get(User, sig.signer_id) if sig is not None else None
     risk = [{**item, "explanations": _explain(item)} for item in data.get("risk") or []]
     latest = ops.latest(report.campaign_id, report.node_id)
+    county_signatures = _county_signatures(report, data) if report.level == "ministry" else {}
     ancestors = session.execute(queries.visible_ancestors(node, user)).scalars().all()
     return render_template(
         "reports/report.html", report=report, campaign=campaign, node=node, data=data, totals=data.get("totals") or {},
@@ -170,10 +173,22 @@ def report(report: Report):
         sig_state=ops.signature_state(report), latest=latest, ancestors=ancestors, charts=_charts(data),
         may_sign=(report.level == ops.SIGNED_LEVEL and latest is not None and latest.id == report.id
                   and not report.provisional and policy.can(user, "reports.sign", node)),
+        county_signatures=county_signatures, signature_short=SIGNATURE_SHORT,
         risk_total=max(int(data.get("risk_total") or 0), len(risk)), risk_shown=RISK_SHOWN,
         pct=_pct, num=_num, group_label=_group_label, criterion_labels=CRITERION_LABELS,
         item_level_labels=ITEM_LEVEL_LABELS, outcome_labels=OUTCOME_LABELS, format_labels=FORMAT_LABELS,
         children_title=CHILDREN_LEVEL_LABELS.get(completion_level(data), _l("Breakdown")))
+
+
+def _county_signatures(report: Report, data: dict) -> dict[int, str]:
+    """For the national report: whether each county's latest issued report is signed (what the commission waits
+    for before the county counts as delivered)."""
+    out = {}
+    for child in data.get("children") or []:
+        last = ops.latest(report.campaign_id, child.get("id"))
+        if last is not None and not last.provisional:
+            out[child["id"]] = ops.signature_state(last)
+    return out
 
 
 def completion_level(data: dict) -> str | None:

@@ -172,3 +172,16 @@ def test_a_new_version_voids_the_signature_on_the_page(report_engine, as_user, c
     assert 'data-version="2"' in listing and 'data-signature="void"' in listing
     assert c.post(f"/reports/{v1.id}/sign", data={"method": "totp", "code": support.totp_code(user=who.isg)}
                   ).status_code == 409  # only the latest version is signed
+
+
+def test_the_national_report_shows_which_county_reports_are_signed(report_engine, as_user, campaign, tree, who):
+    submit_county(campaign, tree, who)
+    session.commit()
+    reports.sign(who.isg, reports.latest(campaign.id, tree.a.id), support.totp_code(user=who.isg))
+    national = reports.generate(campaign, tree.ministry, reason="on_demand", actor=who.commission)
+    session.commit()
+    html = as_user(who.commission).get(f"/reports/{national.id}").text
+    row_a = re.search(rf'<tr data-child-id="{tree.a.id}".*?</tr>', html, re.S).group(0)
+    row_b = re.search(rf'<tr data-child-id="{tree.b.id}".*?</tr>', html, re.S).group(0)
+    assert 'data-signature="signed"' in row_a
+    assert "data-signature" not in row_b  # county B has issued no report yet

@@ -251,3 +251,104 @@ def pg_country(pg_database, monkeypatch):
         trans.rollback()
         conn.close()
         core_db.session_factory.configure(bind=old_bind, join_transaction_mode="conditional_savepoint")
+
+
+# --- the same property through the real workflow ------------------------------------------------------------
+
+def valid_table(rng: random.Random) -> dict:
+    """A class table that passes submit-mode validation (counts add up, benches within seats and groups)."""
+    p = rng.randint(0, 30)
+    roma = rng.randint(0, p)
+    hungarian = rng.randint(0, p - roma)
+    below = rng.randint(0, p)
+    eight = rng.randint(0, p - below)
+    seats = rng.randint(0, min(8, p))
+    table = {"pupils": p, "ethnicity.roma": roma, "ethnicity.hungarian": hungarian,
+             "ethnicity.romanian": p - roma - hungarian, "ethnicity.undeclared": 0,
+             "parents_education.below_eight": below, "parents_education.eight_grades": eight,
+             "parents_education.unknown": p - below - eight, "last_benches.seats": seats}
+    for k in ("social_scholarship", "single_parent", "disability_sen", "residence_other_locality",
+              "institutionalised", "relatives_care", "attended_kindergarten", "repeating"):
+        table[k] = rng.randint(0, p)
+    table["last_benches.ethnicity.roma"] = rng.randint(0, min(seats, roma))
+    table["last_benches.social_scholarship"] = rng.randint(0, min(seats, table["social_scholarship"]))
+    table["last_benches.disability_sen"] = rng.randint(0, min(seats, table["disability_sen"]))
+    return table
+
+
+@pytest.fixture
+def staff(tree, make_user, monkeypatch):
+    from forms.operations import sync_builtin as sync
+    monkeypatch.setattr(reports, "on_snapshot", lambda campaign_id, node_id, reason: None)
+    monkeypatch.setattr(notify.mail, "send", lambda *a, **k: None)
+    sync()
+    people = {"commission": make_user("commission", tree.ministry)}
+    for key, county in tree.counties.items():
+        people[key] = make_user("inspector", county)
+    for key, school in tree.schools.items():
+        people[key] = make_user("director", school)
+    for key, unit in tree.units.items():
+        people[key] = make_user("unit_responsible", unit)
+    return people
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_through_the_workflow_the_nation_equals_the_recomputation(tree, staff, seed):
+    from workflows import state as sm
+    from workflows import values as wv
+    rng = random.Random(seed)
+    nested = session.begin_nested()
+    try:
+        campaign = campaigns.create_campaign(staff["commission"], name="Aleatoare", school_year=tree.year,
+                                             deadline=dt.date.today() + dt.timedelta(days=30))
+        campaigns.launch_campaign(staff["commission"], campaign, "Colectare.")
+        for skey, school in tree.schools.items():
+            county_key = skey[0]
+            if rng.random() < 0.15:
+                sm.transition(staff[county_key], campaign, school, "exclude", reason="școală închisă")
+                continue
+            for ukey in (f"{skey}.1", f"{skey}.2"):
+                unit, resp = tree.units[ukey], staff[ukey]
+                if rng.random() < 0.2:
+                    sm.transition(staff[county_key], campaign, unit, "exclude", reason="fără elevi")
+                    continue
+                for k in (0, 1):
+                    c = tree.classes[f"{ukey}.{k}"]
+                    wv.save_values(resp, campaign, c, valid_table(rng), wv.get_values(campaign, c).version)
+                    sm.transition(resp, campaign, c, "submit")
+                form = {"buildings.classrooms": 4, "buildings.notes": "-"}
+                if rng.random() < 0.7:
+                    form.update({k: rng.randint(0, 100) for k in LOCALITY_KEYS})
+                    form["locality_info.source"] = "INS"
+                wv.save_values(resp, campaign, unit, form, wv.get_values(campaign, unit).version)
+                sm.transition(resp, campaign, unit, "submit")
+            sm.transition(staff[skey], campaign, school, "submit")
+        submitted = [k for k in tree.counties if rng.random() < 0.85]
+        for ckey in submitted:
+            sm.transition(staff[ckey], campaign, tree.counties[ckey], "submit")
+        assert (rollup.get_snapshot(campaign, campaign.root_id) is not None) == bool(submitted)
+        if submitted:
+            assert_national_equality(campaign)
+        # Sometimes a correction: reopen top-down to one unit, change a table, submit it all again.
+        units = [k for k in tree.units if k[0] in submitted
+                 and sm.state_for(campaign, tree.units[k]).state == "submitted"
+                 and sm.state_for(campaign, tree.schools[k[:2]]).state == "submitted"]
+        if units and rng.random() < 0.6:
+            ukey = rng.choice(units)
+            county, school, unit = tree.counties[ukey[0]], tree.schools[ukey[:2]], tree.units[ukey]
+            sm.transition(staff["commission"], campaign, county, "reopen", reason="corectură")
+            sm.transition(staff[ukey[0]], campaign, school, "reopen", reason="corectură")
+            sm.transition(staff[ukey[:2]], campaign, unit, "reopen", reason="corectură")
+            assert rollup.check(campaign) == []
+            c = tree.classes[f"{ukey}.0"]
+            sm.transition(staff[ukey], campaign, c, "reopen", reason="corectură")
+            wv.save_values(staff[ukey], campaign, c, valid_table(rng), wv.get_values(campaign, c).version)
+            for target, actor in ((c, staff[ukey]), (unit, staff[ukey]), (school, staff[ukey[:2]]),
+                                  (county, staff[ukey[0]])):
+                sm.transition(actor, campaign, target, "submit")
+            assert_national_equality(campaign)
+        assert rollup.check(campaign) == []
+    finally:
+        nested.rollback()

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core import audit
 from core.db import session
@@ -185,8 +185,8 @@ def _ancestors_bottom_up(row: CampaignState) -> list[CampaignState]:
 
 def refresh(campaign: Campaign, row: CampaignState, *, write_own: bool) -> list[tuple[int, int, bool]]:
     """Write ``row``'s snapshot (when ``write_own``), then rebuild every snapshot that exists above it, bottom up,
-    and the nation when an inspectorate's was written (or the nation's exists). Returns (node id, version,
-    own) of every snapshot written, in order."""
+    and the nation when an inspectorate's snapshot was written (or an inspectorate's state changed and the
+    nation's exists). Returns (node id, version, own) of every snapshot written, in order."""
     loader = Loader(campaign)
     written: list[tuple[int, int, bool]] = []
     county_written = False
@@ -201,8 +201,13 @@ def refresh(campaign: Campaign, row: CampaignState, *, write_own: bool) -> list[
         snap = _parent_snapshot(loader, a, existing=existing)
         written.append((snap.node_id, snap.version, False))
         county_written = county_written or a.level == "inspectorate"
-    nation = get_snapshot(campaign, campaign.root_id, lock=True)
-    if county_written or nation is not None:
+    # The nation sums the inspectorates' snapshots: it changes only when one of them was written, or when an
+    # inspectorate itself was reopened (it leaves the sum).
+    if county_written or row.level == "inspectorate":
+        nation = get_snapshot(campaign, campaign.root_id, lock=True)
+        if nation is None and not county_written:
+            session.flush()
+            return written
         if nation is None:
             # Two inspectorates submitted at once would both create it: serialise on the campaign row.
             session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
@@ -221,8 +226,8 @@ def after_transition(campaign: Campaign, row: CampaignState, action: str, actor)
     if row.level == "class" or action not in ("submit", "submit-extended", "reopen", "exclude", "include"):
         return
     own = action in _OWN_REASON
-    if not own and not session.execute(select(func.count()).select_from(Snapshot).where(
-            Snapshot.campaign_id == campaign.id)).scalar_one():
+    if not own and session.execute(select(Snapshot.id).where(Snapshot.campaign_id == campaign.id).limit(1)
+                                   ).first() is None:
         return  # nothing written yet: nothing to keep up to date
     written = refresh(campaign, row, write_own=own)
     if not written:

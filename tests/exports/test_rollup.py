@@ -111,7 +111,7 @@ def test_a_school_is_the_sum_of_its_units(campaign, tree, who, issued):
     assert rollup.check(campaign) == []
 
 
-def test_exclusions_leave_the_sums_and_appear_with_their_reasons(campaign, tree, who, issued):
+def test_exclusions_leave_the_sums_and_appear_with_their_reasons(campaign, tree, who, issued, make_user):
     submit_tables(campaign, tree, "A1.1", who.responsible)
     sm.transition(who.inspector, campaign, tree.units["A1.2"], "exclude", reason="Unitate în renovare")
     sm.transition(who.director, campaign, tree.schools["A1"], "submit")
@@ -129,6 +129,13 @@ def test_exclusions_leave_the_sums_and_appear_with_their_reasons(campaign, tree,
     assert Aggregate.from_dict(nation.aggregate) == agg(campaign, tree.a)
     assert (tree.ministry.id, "submitted") in issued and (tree.a.id, "submitted") in issued
     assert rollup.recompute(campaign, tree.ministry) == agg(campaign, tree.a)
+    assert rollup.check(campaign) == []
+    # A unit of county B (no snapshot above it yet) leaves the nation as it is: nothing to re-issue there.
+    nation_version = nation.version
+    issued.clear()
+    submit_unit(campaign, tree, "B1.1", make_user("unit_responsible", tree.units["B1.1"]))
+    assert issued == [(tree.units["B1.1"].id, "submitted")]
+    assert snap(campaign, tree.ministry).version == nation_version
     assert rollup.check(campaign) == []
 
 

@@ -34,6 +34,7 @@ SIGNED_LEVEL = "inspectorate"  # the county report is signed by the inspector ge
 REASONS = ("submitted", "on_demand", "reissued", "extended")
 TASK = "reports.generate"
 SIGN_METHODS = ("totp", "email", "sms", "recovery")
+CODE_PURPOSE = "reauth"  # e-mail/SMS codes for a signature are re-authentication codes bound to the signing attempt
 _PENDING = "arbor.reports.pending"  # session.info key: (campaign_id, node_id) scheduled in this transaction
 
 
@@ -289,8 +290,8 @@ event.listen(db.session_factory, "after_soft_rollback", _forget_pending)
 
 def sign(user: User, report: Report, code: str, *, method: str = "totp", attempt: str = "") -> ReportSignature:
     """The inspector general signs the latest issued version of a county report by re-entering the second factor
-    (``code`` of ``method``; e-mail/SMS codes were sent for purpose ``sign`` and ``attempt``). Records signer,
-    time and the report's SHA-256; audited. A wrong code writes nothing (Invalid)."""
+    (``code`` of ``method``; e-mail/SMS codes were sent for :data:`CODE_PURPOSE` and the signing ``attempt``).
+    Records signer, time and the report's SHA-256; audited. A wrong code writes nothing (Invalid)."""
     node = session.get(Node, report.node_id)
     if node is None or not policy.can(user, "reports.sign", node):
         raise Forbidden("only the inspector general of the county signs its report")
@@ -303,7 +304,7 @@ def sign(user: User, report: Report, code: str, *, method: str = "totp", attempt
         raise Conflict("a newer version of this report exists: sign the latest one")
     if signature_state(report) == "signed":
         raise Conflict("this version is already signed")
-    if method not in SIGN_METHODS or not factors.verify(user, method, (code or "").strip(), purpose="sign",
+    if method not in SIGN_METHODS or not factors.verify(user, method, (code or "").strip(), purpose=CODE_PURPOSE,
                                                         attempt=attempt):
         raise Invalid("the code is wrong, expired or already used", details={"otp": "wrong code"})
     sig = ReportSignature(report_id=report.id, signer_id=user.id, signed_at=utcnow(), sha256=report.sha256)

@@ -281,6 +281,6 @@ def report_sign_send(report: Report):
     channel = request.form.get("channel")
     f = factors.factor(user, channel) if channel in ("email", "sms") and channel in _sign_methods(user) else None
     if f is not None:
-        send_code(user, channel, f.destination, "sign", _sign_attempt())
+        send_code(user, channel, f.destination, ops.CODE_PURPOSE, _sign_attempt())
     return redirect(url_for("web.report_sign", report_id=report.id, method=channel), 303)
 

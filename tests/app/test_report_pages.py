@@ -185,3 +185,41 @@ def test_the_national_report_shows_which_county_reports_are_signed(report_engine
     row_b = re.search(rf'<tr data-child-id="{tree.b.id}".*?</tr>', html, re.S).group(0)
     assert 'data-signature="signed"' in row_a
     assert "data-signature" not in row_b  # county B has issued no report yet
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch):
+    """Where e-mail lands in this test; ``outbox.code()`` is the last 6-digit code sent."""
+    from email import message_from_bytes, policy
+
+    from core import mail
+    folder = tmp_path / "outbox"
+    monkeypatch.setattr(mail.settings, "outbox", str(folder))
+    monkeypatch.setattr(mail.settings, "smtp_url", None)
+
+    class Box:
+        def code(self) -> str:
+            files = sorted(folder.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+            body = message_from_bytes(files[-1].read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+            return re.search(r"\b(\d{6})\b", body).group(1)
+    return Box()
+
+
+def test_the_isg_signs_with_an_emailed_code(report_engine, as_user, campaign, tree, who, outbox):
+    from tenants import factors
+    submit_county(campaign, tree, who)
+    factors.enrol(who.isg, "email", destination=who.isg.email)
+    session.commit()
+    county = reports.latest(campaign.id, tree.a.id)
+    c = as_user(who.isg)
+    url = f"/reports/{county.id}/sign"
+    page = c.get(f"{url}?method=email")
+    assert 'id="send-code"' in page.text and 'value="email"' in page.text
+    r = c.post(f"{url}/send", data={"channel": "email"})
+    assert r.status_code == 303 and r.location.endswith(f"{url}?method=email")
+    code = outbox.code()
+    other = as_user(who.isg)  # another session of the same person: the code belongs to the first one's attempt
+    assert other.post(url, data={"method": "email", "code": code}).status_code == 422
+    assert _signatures() == 0
+    assert c.post(url, data={"method": "email", "code": code}).status_code == 303
+    assert _signatures() == 1

@@ -1,8 +1,16 @@
-"""National-scale measurements on PostgreSQL: seeding the synthetic country, and the tree queries the pages use,
-each beside a hand-written SQL statement over the same rows (the ratio is the figure to watch).
+"""National-scale measurements on PostgreSQL (and Redis for the app's jobs), in a fresh database per run:
 
-Prints one JSON object per measurement, then a readable table. Figures are wall-clock on this machine; run it
-on an otherwise idle machine and compare ratios rather than absolute times across machines."""
+- seeding the synthetic country and its launched, mostly filled campaign (:mod:`tenants.national`; target 3 min);
+- the tree queries the pages use, each beside a hand-written SQL statement over the same rows;
+- report data (:mod:`bench.reports`): the national report from snapshots and the full recomputation from the raw
+  class tables, each beside one hand-written SQL aggregate; county PDF/XLSX and national XLSX rendering in fresh
+  processes (seconds, peak RSS);
+- HTTP load (:mod:`bench.load`): class-table GET/PUT through the API on gunicorn with 2 workers at 32 clients,
+  beside the minimal app of ``bench/minimal_app.py`` under the same settings.
+
+Prints one JSON object per measurement, then a readable table with the targets (``--save FILE`` writes both as
+Markdown). Figures are wall-clock on this machine; run it on an otherwise idle machine and compare ratios rather
+than absolute times across machines. ``bench/run`` is the command."""
 from __future__ import annotations
 
 import argparse

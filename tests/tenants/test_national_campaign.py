@@ -109,11 +109,12 @@ def test_states_follow_the_workflow_rules(country):
 
 
 def test_fast_compute_matches_the_engine(db):
-    from forms.operations import _parse
     import json
+
     from app.config import ROOT
+    from forms.definitions import parse_definition
     body = json.loads((ROOT / "forms" / "builtin" / "segregation.class_table.v1.json").read_text(encoding="utf-8"))
-    definition = _parse(body)
+    definition = parse_definition(body)
     fast = FastCompute(definition)
     rng = random.Random(1)
     for pupils in list(range(0, 31)) + [200]:

@@ -39,6 +39,7 @@ from exports.rollup_data import (  # noqa: F401  (re-exported: the roll-up's pub
     _BATCH, _LEVELS, CHILD_LEVEL, RISK_CAP, UNITS_AT_RISK_CAP, ClassInfo, Loader, UnitInput, _risk_order,
     building_names, campaign_ruleset, child_entry, flags_of, node_infos, parent_details, risk_codes_of, unit_details,
 )
+from exports.rollup_fast import sum_into
 from forms.indicators_rollup import Aggregate, sum_aggregates
 from forms.indicators_ruleset import Ruleset
 from tenants.models import Node
@@ -279,7 +280,7 @@ def load_tree(campaign: Campaign, prefix: str | None = None) -> Tree:
 
 def _unit_aggregates(loader: Loader, tree: Tree, unit_ids: set[int], prefix: str | None) -> dict[int, Aggregate]:
     units = {i: tree.rows[i] for i in unit_ids}
-    return {u.state_id: loader.evaluate(u.data).aggregate for u in loader.stream_units(units, prefix)}
+    return {u.state_id: loader.aggregate(u.data) for u in loader.stream_units(units, prefix)}
 
 
 def _sum_up(tree: Tree, unit_aggs: dict[int, Aggregate], only_submitted: bool, zero: Aggregate
@@ -297,13 +298,13 @@ def _sum_up(tree: Tree, unit_aggs: dict[int, Aggregate], only_submitted: bool, z
         else:
             kids = tree.kids.get(state_id, [])
             sums = [visit(k) for k in kids]  # every child is visited: each has its own recomputation
-            agg = sum_aggregates([zero, *(a for k, a in zip(kids, sums, strict=True) if counted(tree.rows[k]))])
+            agg = sum_into((a for k, a in zip(kids, sums, strict=True) if counted(tree.rows[k])), zero)
         out[state_id] = agg
         return agg
 
     for top in tree.kids.get(None, []):
         visit(top)
-    out[None] = sum_aggregates([zero, *(out[k] for k in tree.kids.get(None, []) if counted(tree.rows[k]))])
+    out[None] = sum_into((out[k] for k in tree.kids.get(None, []) if counted(tree.rows[k])), zero)
     return out
 
 

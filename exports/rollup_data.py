@@ -90,6 +90,7 @@ class Loader:
                 keys.add(g.bench)
         self.keys = tuple(sorted(keys))
         self._definition = None
+        self._rules = None
 
     def _defaults(self, row) -> dict:
         from workflows.values import definition_for
@@ -122,6 +123,16 @@ class Loader:
             return evaluate_unit(unit, self.rs)
         except IndicatorInputError:
             return evaluate_unit(_sanitised(unit, self.rs), self.rs)
+
+    def aggregate(self, unit: UnitData) -> Aggregate:
+        """``self.evaluate(unit).aggregate`` without the item results (:mod:`exports.rollup_fast`)."""
+        from exports.rollup_fast import Rules, unit_aggregate
+        if self._rules is None:
+            self._rules = Rules(self.rs)
+        try:
+            return unit_aggregate(unit, self.rs, self._rules)
+        except IndicatorInputError:
+            return unit_aggregate(_sanitised(unit, self.rs), self.rs, self._rules)
 
     def load_unit(self, unit_state: CampaignState) -> UnitInput:
         """One unit's input: its class tables (one query) and its unit form."""

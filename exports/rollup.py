@@ -23,7 +23,10 @@ unit form has no locality counts (the form has no defaults for them). Counts tha
 larger than its class) make that class missing data instead of failing the submission.
 
 :func:`recompute` is the full recomputation of a node from the raw tables (one streaming query, no snapshot) and
-:func:`check` compares every snapshot with it, field by field.
+:func:`check` compares every snapshot with it, field by field. Recomputation evaluates units with
+:mod:`exports.rollup_fast` (aggregate only, integer arithmetic) while snapshots use the engine's
+:func:`~forms.indicators.evaluate_unit`, so the check also cross-checks two implementations of the rules.
+Module layout: the value bridge and the payloads live in :mod:`exports.rollup_data` (re-exported here).
 """
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from core import audit
 from core.db import session
@@ -171,6 +172,8 @@ def snapshot_node(campaign: Campaign, state_row: CampaignState | None) -> Snapsh
         raise ValueError("classes have no snapshot; snapshot their unit")
     snap = _parent_snapshot(loader, None) if state_row is None else _build(loader, state_row)
     session.flush()
+    audit.record("snapshots.write", object_type="campaigns", object_id=campaign.id, node_id=snap.node_id,
+                 new={"action": "snapshot", "snapshots": [[snap.node_id, snap.version]]})
     return snap
 
 
@@ -478,8 +481,10 @@ def rebuild(campaign: Campaign) -> dict[str, int]:
     Returns the number written per level."""
     loader = Loader(campaign)
     tree = load_tree(campaign)
+    # Only what the rewrite needs of the existing rows (their aggregates and details are replaced, not read).
     existing = {s.node_id: s for s in session.execute(select(Snapshot).where(
-        Snapshot.campaign_id == campaign.id)).scalars()}
+        Snapshot.campaign_id == campaign.id).options(load_only(Snapshot.id, Snapshot.node_id, Snapshot.version)))
+        .scalars()}
     counts = {"unit": 0, "school": 0, "inspectorate": 0, "ministry": 0}
     units = {i: r for i, r in tree.rows.items() if r.level == "unit" and r.state == "submitted"}
     node_of = {i: r.node_id for i, r in tree.rows.items()}

@@ -77,6 +77,8 @@ def build(campaign: Campaign, node: Node, *, version: int = 1, reason: str = "on
     submitted = all(k.state == "submitted" for k in kids) if ministry else row.state == "submitted"
     if snap is not None and submitted:
         part = _from_snapshot(snap)
+        if "extended" in part:  # requested after the snapshot: say so (the answers come with submit-extended)
+            part["extended"] = {**part["extended"], "state": row.extended}
     elif not ministry and row.level == "unit":
         part = _unit_now(loader, row, node)
     else:

@@ -57,6 +57,9 @@ def test_a_submitted_unit_reads_its_snapshot(campaign, tree, who):
     assert data["dissimilarity"]["ethnicity.roma"] is not None
     assert data["exclusions"] == [] and data["snapshot"]["version"] == 1
     assert Aggregate.from_dict(data["aggregate"]) == rollup.recompute(campaign, unit)
+    assert data["extended"] == {"state": "none", "values": {}}
+    sm.transition(who.inspector, campaign, unit, "request-extended")
+    assert report_data.build(campaign, unit)["extended"] == {"state": "requested", "values": {}}
 
 
 def test_a_submitted_county_has_children_completion_and_exclusions(campaign, tree, who):

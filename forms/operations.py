@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from core import audit
 from core.db import session, utcnow
@@ -115,13 +115,48 @@ def get_definition_row(key: str, version: int | None = None, *, include_drafts: 
     return row
 
 
+# Parsed published definitions of this process by (key, version, stored checksum). A published version never
+# changes, but a row can still vanish with a rolled-back transaction and its (key, version) come back with another
+# body; the stored checksum in the key makes such an entry unreachable rather than stale. Drafts are never cached.
+_PUBLISHED: dict[tuple[str, int, str], Definition] = {}
+_PUBLISHED_MAX = 256
+
+
+def _remember(row: FormDefinition, d: Definition) -> Definition:
+    if (row.status == "published" and (d.key, d.version, d.checksum) == (row.key, row.version, row.checksum)
+            and not inspect(row).modified):
+        if len(_PUBLISHED) >= _PUBLISHED_MAX:
+            _PUBLISHED.clear()
+        _PUBLISHED[(row.key, row.version, row.checksum)] = d
+    return d
+
+
 def definition_of(row: FormDefinition) -> Definition:
-    """The parsed definition of a stored row (parsing is cached by content)."""
-    return parse_definition(row.body)
+    """The parsed definition of a stored row (parsing is cached by content; published rows by their checksum)."""
+    if row.status == "published" and not inspect(row).modified:
+        d = _PUBLISHED.get((row.key, row.version, row.checksum))
+        if d is not None:
+            return d
+    return _remember(row, parse_definition(row.body))
 
 
-def load_definition(key: str, version: int | None = None) -> Definition:
-    """The published definition a campaign pins: ``load_definition("segregation.class_table", 1)``."""
+def published_checksum(key: str, version: int):
+    """A scalar subquery: the stored checksum of published ``key`` v``version`` (NULL when there is none), for a
+    caller to fetch beside another row and hand to :func:`load_definition`."""
+    return (select(FormDefinition.checksum)
+            .where(FormDefinition.key == key, FormDefinition.version == version,
+                   FormDefinition.status == "published").scalar_subquery())
+
+
+def load_definition(key: str, version: int | None = None, checksum: str | None = None) -> Definition:
+    """The published definition a campaign pins: ``load_definition("segregation.class_table", 1)``.
+
+    With the ``checksum`` the database stores for that published version (read with :func:`published_checksum`),
+    a definition this process already parsed is returned without reading the row."""
+    if version is not None and checksum is not None:
+        d = _PUBLISHED.get((key, version, checksum))
+        if d is not None:
+            return d
     return definition_of(get_definition_row(key, version))
 
 
@@ -279,5 +314,6 @@ def sync_builtin(*, actor=None) -> dict:
 __all__ = [
     "builtin_rulesets", "create_definition", "create_ruleset", "definition_of", "get_definition_row",
     "get_ruleset", "list_definitions", "load_definition", "publish_definition", "publish_ruleset",
-    "register_ruleset_check", "ruleset_params", "sync_builtin", "update_definition", "update_ruleset",
+    "published_checksum", "register_ruleset_check", "ruleset_params", "sync_builtin", "update_definition",
+    "update_ruleset",
 ]

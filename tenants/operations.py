@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
 from core import audit
 from core.db import session, utcnow
@@ -239,7 +240,13 @@ def user_for_token(raw: str) -> tuple[User, ApiToken] | None:
     """The active user behind a valid, unrevoked, unexpired token, or None."""
     if not raw or not raw.startswith(TOKEN_PREFIX):
         return None
-    tok = session.execute(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).scalar()
+    # One statement: the token, its user and the user's memberships with their nodes (what every permission check
+    # of the request reads), instead of three.
+    tok = session.execute(
+        select(ApiToken).join(ApiToken.user).outerjoin(User.memberships).outerjoin(Membership.node)
+        .where(ApiToken.token_hash == _token_hash(raw))
+        .options(contains_eager(ApiToken.user).contains_eager(User.memberships).contains_eager(Membership.node))
+    ).unique().scalar()
     if tok is None or tok.revoked_at is not None:
         return None
     now = utcnow()

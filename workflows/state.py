@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from core import audit
 from core.db import session, utcnow
@@ -142,20 +143,83 @@ def _ancestors_query(state: CampaignState):
             .order_by(func.length(CampaignState.path)))
 
 
-def lock_chain(state: CampaignState, *, exclusive_ancestors: bool = False) -> Chain:
+def lock_chain(state: CampaignState, *, exclusive_ancestors: bool = False, campaign: Campaign | None = None) -> Chain:
     """Lock the ancestors' rows (FOR SHARE, or FOR UPDATE when they will be written) top first, then the row
-    itself FOR UPDATE, and return them freshly read."""
+    itself FOR UPDATE, and return them freshly read. With ``campaign``, the statement that locks the row also
+    re-reads the campaign (instead of a ``session.refresh(campaign)`` of its own): a concurrent close is seen."""
     ancestors = list(session.execute(
         _ancestors_query(state).with_for_update(read=not exclusive_ancestors)
         .execution_options(populate_existing=True)).scalars())
-    me = session.execute(select(CampaignState).where(CampaignState.id == state.id).with_for_update()
-                         .execution_options(populate_existing=True)).scalar_one()
+    if campaign is None:
+        me = session.execute(select(CampaignState).where(CampaignState.id == state.id).with_for_update()
+                             .execution_options(populate_existing=True)).scalar_one()
+        return Chain(me, ancestors)
+    me, fresh = session.execute(
+        select(CampaignState, Campaign).join(Campaign, Campaign.id == CampaignState.campaign_id)
+        .where(CampaignState.id == state.id).with_for_update(of=CampaignState)
+        .execution_options(populate_existing=True)).one()
+    if fresh is not campaign:  # not this session's object: refresh it as before
+        session.refresh(campaign)
     return Chain(me, ancestors)
 
 
 def read_chain(state: CampaignState) -> Chain:
     """The same rows without locks (for :func:`available_actions` and pages)."""
     return Chain(state, list(session.execute(_ancestors_query(state)).scalars()))
+
+
+def _chain_selects() -> dict[str, object]:
+    """The campaign, the state row of a class or node in it (outer-joined: NULL when it does not take part) and
+    its ancestors through ``parent_id``, one join per level; built once (aliasing is costly), parameters bound."""
+    me, p1, p2, p3 = (aliased(CampaignState) for _ in range(4))
+    out = {}
+    for kind, on in (("class", me.class_id == bindparam("target_id")),
+                     ("node", and_(me.node_id == bindparam("target_id"), me.class_id.is_(None)))):
+        out[kind] = (select(Campaign, me, p1, p2, p3).select_from(Campaign)
+                     .outerjoin(me, and_(me.campaign_id == Campaign.id, on))
+                     .outerjoin(p1, p1.id == me.parent_id).outerjoin(p2, p2.id == p1.parent_id)
+                     .outerjoin(p3, p3.id == p2.parent_id).where(Campaign.id == bindparam("campaign_id")))
+    return out
+
+
+_CHAIN_SELECTS = _chain_selects()
+
+
+def campaign_and_chain(campaign_id: int, target) -> tuple[Campaign, Chain]:
+    """The campaign (NotFound "no such campaign") and :func:`chain_for` its class or node, in one statement."""
+    if isinstance(target, SchoolClass):
+        kind = "class"
+    elif isinstance(target, Node):
+        kind = "node"
+    else:
+        raise TypeError(f"not a node or class: {target!r}")
+    rows = session.execute(_CHAIN_SELECTS[kind], {"campaign_id": campaign_id, "target_id": target.id}).all()
+    if not rows:
+        raise NotFound("no such campaign")
+    campaign, state, *parents = rows[0]
+    if len(rows) != 1:
+        state_for(campaign, target)  # several rows: raises as state_for does
+    if state is None:
+        raise NotFound("this node does not take part in the campaign")
+    # read_chain's rows are those whose path is one of ancestor_paths (unique per campaign): when the parent rows
+    # carry every one of those paths, they are exactly those rows.
+    wanted = state.ancestor_paths
+    ancestors = [a for a in reversed(parents) if a is not None and a.path in wanted]
+    if [a.path for a in ancestors] != wanted:
+        return campaign, read_chain(state)
+    return campaign, Chain(state, ancestors)
+
+
+def chain_for(campaign: Campaign, target) -> Chain:
+    """:func:`state_for` and :func:`read_chain` in one statement: the row with its ancestors read through
+    ``parent_id`` and kept when they are exactly the rows read_chain reads by path (otherwise read by path).
+    ``target`` may also be a state row, or a :class:`Chain` already read (returned as it is)."""
+    if isinstance(target, Chain):
+        state_for(campaign, target.me)
+        return target
+    if isinstance(target, CampaignState):
+        return read_chain(state_for(campaign, target))
+    return campaign_and_chain(campaign.id, target)[1]
 
 
 def mark_started(chain: Chain) -> None:
@@ -375,8 +439,7 @@ def transition(actor, campaign: Campaign, target, action: str, reason: str | Non
     actor = as_actor(actor)
     state = state_for(campaign, target)
     exclusive = action == "submit" and needs_start(state)
-    chain = lock_chain(state, exclusive_ancestors=exclusive)
-    session.refresh(campaign)  # a concurrent close is seen
+    chain = lock_chain(state, exclusive_ancestors=exclusive, campaign=campaign)  # a concurrent close is seen
     check(actor, campaign, chain, action, reason)
     before = chain.me.snapshot()
     if action == "submit":
@@ -407,5 +470,5 @@ def available_actions(actor, campaign: Campaign, target) -> list[str]:
     return out
 
 
-__all__ = ["ACTIONS", "LinkActor", "as_actor", "available_actions", "edit_blocker", "edit_refusal", "state_for",
-           "transition"]
+__all__ = ["ACTIONS", "LinkActor", "as_actor", "available_actions", "campaign_and_chain", "chain_for", "edit_blocker",
+           "edit_refusal", "state_for", "transition"]

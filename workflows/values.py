@@ -15,7 +15,7 @@ from core.db import session, utcnow
 from core.errors import Conflict, Forbidden, Invalid
 from forms import engine
 from forms.definitions import Definition
-from forms.operations import load_definition
+from forms.operations import load_definition, published_checksum
 from tenants.models import SchoolClass
 from tenants.queries import buildings_of
 from workflows import state as sm
@@ -30,6 +30,7 @@ class FormValues:
     version: int
     definition: Definition
     context: dict
+    chain: sm.Chain | None = None  # after a save: the rows as locked and written (for the answer)
 
 
 def section_of(state: CampaignState, section: str | None) -> str:
@@ -41,8 +42,9 @@ def section_of(state: CampaignState, section: str | None) -> str:
     return section
 
 
-def definition_for(campaign: Campaign, section: str) -> Definition:
-    return load_definition(*campaign.form_pin(section))
+def definition_for(campaign: Campaign, section: str, checksum: str | None = None) -> Definition:
+    """The pinned definition of a section (``checksum``: its stored checksum, when the caller read it)."""
+    return load_definition(*campaign.form_pin(section), checksum=checksum)
 
 
 def context_for(state: CampaignState, section: str) -> dict:
@@ -64,8 +66,21 @@ def _row(state: CampaignState, section: str, *, lock: bool = False) -> CampaignV
     return session.execute(q.execution_options(populate_existing=True)).scalar_one()
 
 
-def _current(campaign: Campaign, state: CampaignState, section: str, row: CampaignValues) -> FormValues:
-    definition = definition_for(campaign, section)
+def _row_pinned(campaign: Campaign, state: CampaignState, section: str, *,
+                lock: bool = False) -> tuple[CampaignValues, str | None]:
+    """The values row and, in the same statement, the stored checksum of the section's pinned definition (so a
+    definition this process already parsed is used without reading it again)."""
+    q = select(CampaignValues, published_checksum(*campaign.form_pin(section))).where(
+        CampaignValues.state_id == state.id, CampaignValues.section == section)
+    if lock:
+        q = q.with_for_update(of=CampaignValues)
+    row, checksum = session.execute(q.execution_options(populate_existing=True)).one()
+    return row, checksum
+
+
+def _current(campaign: Campaign, state: CampaignState, section: str, row: CampaignValues,
+             checksum: str | None = None) -> FormValues:
+    definition = definition_for(campaign, section, checksum)
     ctx = context_for(state, section)
     values = dict(row.values) if row.version else engine.compute(
         definition, engine.generate_defaults(definition, ctx), ctx)
@@ -76,12 +91,12 @@ def get_values(campaign: Campaign, target, section: str | None = None) -> FormVa
     """The stored values (or the generated defaults before the first save) with their version."""
     state = sm.state_for(campaign, target)
     section = section_of(state, section)
-    return _current(campaign, state, section, _row(state, section))
+    return _current(campaign, state, section, *_row_pinned(campaign, state, section))
 
 
 def submit_errors(campaign: Campaign, state: CampaignState, section: str) -> list:
     """Submit-mode validation errors of the current values (an empty list when they may be submitted)."""
-    cur = _current(campaign, state, section, _row(state, section))
+    cur = _current(campaign, state, section, *_row_pinned(campaign, state, section))
     return engine.validate(cur.definition, cur.values, cur.context, mode="submit")
 
 
@@ -111,22 +126,24 @@ def save_values(actor, campaign: Campaign, target, values: dict, expected_versio
     if not isinstance(values, dict):
         raise refuse(Invalid, "values_not_object", details={"values": "invalid"})
     actor = sm.as_actor(actor)
-    state = sm.state_for(campaign, target)
+    read = sm.chain_for(campaign, target)
+    state = read.me
     section = section_of(state, section)
     if not _may_edit(actor, state):
         raise refuse(Forbidden, "role_may_not_fill", level=state.level)
-    chain = sm.lock_chain(state, exclusive_ancestors=sm.needs_start(state))
-    session.refresh(campaign)
+    # sm.needs_start on the rows just read (unlocked, like needs_start: states never go back to not_started)
+    needs_start = any(s.state == "not_started" for s in (*read.ancestors, state))
+    chain = sm.lock_chain(state, exclusive_ancestors=needs_start, campaign=campaign)  # re-reads the campaign
     blocker = sm.edit_refusal(campaign, chain, section)
     if blocker is not None:
         raise blocker.error(Conflict)
-    row = _row(chain.me, section, lock=True)
+    row, checksum = _row_pinned(campaign, chain.me, section, lock=True)
     if row.version != expected_version:
         raise refuse(Conflict, "stale_version",
                      details={"current_version": row.version,
                               "changed_fields": _changed_since(chain.me, section, expected_version)},
                      based_on=expected_version, current=row.version)
-    cur = _current(campaign, chain.me, section, row)
+    cur = _current(campaign, chain.me, section, row, checksum)
     merged = {**cur.values, **values}
     cleaned = engine.clean(cur.definition, merged, cur.context, mode=mode)
     if cleaned.errors:
@@ -155,7 +172,7 @@ def save_values(actor, campaign: Campaign, target, values: dict, expected_versio
                            "state": chain.me.state, "values": {k: new_values.get(k) for k in changed}}
                     if changed else {"section": section, "version": expected_version + 1, "fields": []})
     session.flush()
-    return FormValues(section, new_values, expected_version + 1, cur.definition, cur.context)
+    return FormValues(section, new_values, expected_version + 1, cur.definition, cur.context, chain)
 
 
 __all__ = ["FormValues", "get_values", "save_values", "submit_errors"]

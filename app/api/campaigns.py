@@ -122,15 +122,15 @@ def _class_state(campaign: Campaign, school_class: SchoolClass) -> dict:
             "name": school_class.name, **_state_json(st), "actions": sm.available_actions(actor(), campaign, st)}
 
 
-def _values_json(campaign: Campaign, fv: wv.FormValues, target) -> dict:
-    st = sm.state_for(campaign, target)
-    chain = sm.read_chain(st)
+def _values_json(campaign: Campaign, fv: wv.FormValues, chain: sm.Chain) -> dict:
+    st = chain.me
     blocker = sm.edit_blocker(campaign, chain, fv.section)
     return {"campaign_id": campaign.id, "section": fv.section, "values": fv.values, "version": fv.version,
             "state": _state_json(st), "editable": blocker is None, "read_only_reason": blocker}
 
 
 def _save(campaign: Campaign, target, section: str | None):
+    """``target``: the node or class, or its chain as just read (see :func:`workflows.state.chain_for`)."""
     data = _body()
     values, version = data.get("values"), data.get("version")
     problems = {}
@@ -141,13 +141,21 @@ def _save(campaign: Campaign, target, section: str | None):
     if problems:
         raise Invalid("give values and the version they are based on", details={"fields": problems})
     fv = wv.save_values(actor(), campaign, target, values, version, section=section)
-    return jsonify(_values_json(campaign, fv, target))
+    return jsonify(_values_json(campaign, fv, fv.chain))
 
 
 def _unit(node: Node) -> Node:
     if node.level != "unit":
         raise NotFound("not a unit")
     return node
+
+
+def _unit_chain(campaign_id: int, node: Node) -> tuple[Campaign, sm.Chain]:
+    """The campaign and the unit's chain in one statement (404: no campaign, not a unit, not taking part)."""
+    if node.level != "unit":
+        _campaign(campaign_id)  # a missing campaign is reported first
+        _unit(node)
+    return sm.campaign_and_chain(campaign_id, node)
 
 
 def _section() -> str | None:
@@ -257,24 +265,26 @@ def campaign_class_action(campaign_id: int, school_class: SchoolClass, action: s
 @bp.route("/campaigns/<int:campaign_id>/classes/<int:class_id>/table")
 @access("campaigns.view", load=SchoolClass, arg="class_id", as_="school_class")
 def get_class_table(campaign_id: int, school_class: SchoolClass):
-    c = _campaign(campaign_id)
-    return jsonify(_values_json(c, wv.get_values(c, school_class, "class"), school_class))
+    c, chain = sm.campaign_and_chain(campaign_id, school_class)
+    return jsonify(_values_json(c, wv.get_values(c, chain.me, "class"), chain))
 
 
 @bp.route("/campaigns/<int:campaign_id>/classes/<int:class_id>/table", methods=["PUT"])
 @access("campaigns.view", load=SchoolClass, arg="class_id", as_="school_class")
 def put_class_table(campaign_id: int, school_class: SchoolClass):
-    return _save(_campaign(campaign_id), school_class, "class")
+    c, chain = sm.campaign_and_chain(campaign_id, school_class)
+    return _save(c, chain, "class")
 
 
 @bp.route("/campaigns/<int:campaign_id>/units/<int:unit_id>/form")
 @access("campaigns.view", load=Node, arg="unit_id", as_="unit")
 def get_unit_form(campaign_id: int, unit: Node):
-    c, unit = _campaign(campaign_id), _unit(unit)
-    return jsonify(_values_json(c, wv.get_values(c, unit, _section() or "unit"), unit))
+    c, chain = _unit_chain(campaign_id, unit)
+    return jsonify(_values_json(c, wv.get_values(c, chain.me, _section() or "unit"), chain))
 
 
 @bp.route("/campaigns/<int:campaign_id>/units/<int:unit_id>/form", methods=["PUT"])
 @access("campaigns.view", load=Node, arg="unit_id", as_="unit")
 def put_unit_form(campaign_id: int, unit: Node):
-    return _save(_campaign(campaign_id), _unit(unit), _section() or "unit")
+    c, chain = _unit_chain(campaign_id, unit)
+    return _save(c, chain, _section() or "unit")

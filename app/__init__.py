@@ -27,6 +27,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def _job_context(app: Flask):
+    """In-process jobs run in the app that enqueued them (several apps share one process in tests)."""
+    def make():
+        from flask import current_app, has_app_context
+        return (current_app._get_current_object() if has_app_context() else app).app_context()
+    return make
+
+
 def _init_database(app: Flask) -> None:
     from core import db
     from exports import jobs
@@ -39,7 +47,7 @@ def _init_database(app: Flask) -> None:
         db.configure(app.config["DATABASE_URL"])
     passwords.configure(time_cost=app.config["ARGON2_TIME_COST"], memory_cost=app.config["ARGON2_MEMORY_KIB"],
                         parallelism=1 if app.config["ENV"] == "testing" else 4)
-    jobs.backend.configure(app.config.get("REDIS_URL"), app_context=app.app_context)
+    jobs.backend.configure(app.config.get("REDIS_URL"), app_context=_job_context(app))
     from core import mail
     mail.configure(app.config.get("SMTP_URL"), app.config.get("MAIL_FROM"), app.config.get("MAIL_OUTBOX"))
 

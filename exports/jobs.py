@@ -77,7 +77,7 @@ class _Backend:
         self.app_context: Callable | None = None
 
     def configure(self, redis_url: str | None, app_context: Callable | None = None) -> None:
-        """``app_context`` (the app's ``app_context`` method) wraps in-process jobs, as ``flask worker`` does."""
+        """``app_context()`` makes the context that wraps an in-process job, as ``flask worker`` does."""
         self.app_context = app_context
         if redis_url:
             import redis
@@ -89,7 +89,9 @@ class _Backend:
         """Hand a committed job to its queue. Runs after the commit, so a failure here cannot undo the caller's
         work: the job is marked failed (and may be retried) instead of staying queued for ever."""
         if self.redis is None:
-            t = threading.Thread(target=_perform_in_thread, args=(job_id, self.app_context), name=f"job-{job_id}")
+            # The context is made here, in the caller's thread, so it can follow the caller's own app.
+            context = self.app_context() if self.app_context is not None else None
+            t = threading.Thread(target=_perform_in_thread, args=(job_id, context), name=f"job-{job_id}")
             t.start()
             t.join()
             return
@@ -116,10 +118,10 @@ class _Backend:
 backend = _Backend()
 
 
-def _perform_in_thread(job_id: int, app_context: Callable | None) -> None:
+def _perform_in_thread(job_id: int, context) -> None:
     # A thread of its own gives the job its own scoped session: the caller's is still inside its commit.
     try:
-        with app_context() if app_context is not None else nullcontext():
+        with context if context is not None else nullcontext():
             perform(job_id)
     except Exception:
         log.exception("job %s could not run in-process", job_id)

@@ -7,20 +7,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.browser.conftest import (_live_state, browser, demo_keys, demo_nodes, live_app,  # noqa: F401
-                                    live_server, new_page, page)
 from tests.browser.helpers import assert_fits, click_and_wait, sign_in, switch_language, watch_errors
 
 pytestmark = pytest.mark.browser
 
 
-def _campaign_id(live_app) -> int:  # noqa: F811
+def _campaign_id(live_app) -> int:
     from workflows.models import Campaign
     with Session(live_app.engine) as s:
         return s.execute(select(Campaign.id).where(Campaign.status == "running").order_by(Campaign.id)).scalar()
 
 
-def test_the_isg_generates_and_reads_the_county_report_on_a_phone(page, live_app, demo_keys):  # noqa: F811
+def test_the_isg_generates_and_reads_the_county_report_on_a_phone(page, live_app, demo_keys):
     errors = watch_errors(page)
     sign_in(page, "isg.cluj@demo.arbor.ro", reuse=True)
     switch_language(page, "en")

@@ -54,6 +54,7 @@ def main(argv=None) -> None:
     ap.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     ap.add_argument("--db", help="reuse a database seeded by an earlier --keep run")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--dump", help="also write the cProfile data to this file (pstats)")
     args = ap.parse_args(argv)
 
     from tests import support
@@ -89,8 +90,19 @@ def run(url: str, args) -> None:
                       "MAIL_OUTBOX": "/tmp/arbor_profile_instance/outbox"})
     client = app.test_client()
     statements: list[str] = []
-    event.listen(db.engine(), "before_cursor_execute",
-                 lambda conn, cursor, stmt, params, context, many: statements.append(stmt))
+    timing: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    started: list[float] = []
+
+    def before(conn, cursor, stmt, params, context, many):
+        statements.append(stmt)
+        started.append(time.perf_counter())
+
+    def after(conn, cursor, stmt, params, context, many):
+        key = " ".join(stmt.split())[:70]
+        timing.setdefault(key, []).append(time.perf_counter() - started.pop())
+    event.listen(db.engine(), "before_cursor_execute", before)
+    event.listen(db.engine(), "after_cursor_execute", after)
     rng = random.Random(1)
 
     def one_round(i: int) -> tuple[float, float, int, int]:
@@ -99,18 +111,20 @@ def run(url: str, args) -> None:
         class_id, _row = rng.choice(plan["classes"][i % len(plan["classes"])])
         path = f"/api/v1/campaigns/{plan['campaign_id']}/classes/{class_id}/table"
         statements.clear()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r = client.get(path, headers=headers)
         t_get = time.perf_counter() - t
+        cpu.setdefault("GET", []).append(time.process_time() - c)
         n_get = len(statements)
         assert r.status_code == 200, r.get_data(as_text=True)
         cur = r.get_json()
         change = {"values": {"single_parent": rng.randint(0, cur["values"].get("pupils") or 0)},
                   "version": cur["version"]}
         statements.clear()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r = client.put(path, headers=headers, json=change)
         t_put = time.perf_counter() - t
+        cpu.setdefault("PUT", []).append(time.process_time() - c)
         assert r.status_code == 200, r.get_data(as_text=True)
         return t_get * 1000, t_put * 1000, n_get, len(statements)
 
@@ -134,6 +148,8 @@ def run(url: str, args) -> None:
             print("  ", " ".join(s.split())[:200])
 
     gets, puts, ng, np_ = [], [], set(), set()
+    timing.clear()
+    cpu.clear()
     for i in range(args.rounds):
         g, p, a, b = one_round(i)
         gets.append(g)
@@ -142,13 +158,18 @@ def run(url: str, args) -> None:
         np_.add(b)
     for name, ms, counts in (("GET", gets, ng), ("PUT", puts, np_)):
         print(f"{name}: {sorted(counts)} statements, median {statistics.median(ms):.2f} ms, "
-              f"mean {statistics.mean(ms):.2f} ms")
+              f"mean {statistics.mean(ms):.2f} ms, CPU of this process {statistics.mean(cpu[name]) * 1000:.2f} ms")
+    print("statement wall time (driver round trip), mean ms:")
+    for key, ts in sorted(timing.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {statistics.mean(ts) * 1000:6.2f} x{len(ts):<5} {key}")
     if not args.no_profile:
         prof = cProfile.Profile()
         prof.enable()
         for i in range(args.rounds):
             one_round(i)
         prof.disable()
+        if args.dump:
+            prof.dump_stats(args.dump)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(r"/work/main/(app|workflows|forms|tenants|core)/",
                                                                  args.top)

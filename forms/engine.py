@@ -202,9 +202,9 @@ def clean(definition: Definition, raw: Mapping, context: Mapping | None = None, 
         for key, f in inputs.items():
             if values[key] is None and key not in bad and _is_required(f, env):
                 errors.append(FieldError(key, "required", _("This field is required.")))
-        errors.extend(check_rules(definition, values, ctx))
+        errors.extend(_broken_rules(definition, env))  # values are computed already: no second compute
     else:
-        warnings = check_rules(definition, values, ctx)
+        warnings = _broken_rules(definition, env)
     return Cleaned(values=values, errors=errors, warnings=warnings)
 
 
@@ -226,7 +226,11 @@ def check_rules(definition: Definition, values: Mapping, context: Mapping | None
     """Every broken cross-field rule. A rule that cannot be evaluated for lack of data is not reported (the
     missing fields are, by the required check)."""
     ctx = flatten_context(context)
-    env = _full_env(definition, ctx, compute(definition, values, ctx))
+    return _broken_rules(definition, _full_env(definition, ctx, compute(definition, values, ctx)))
+
+
+def _broken_rules(definition: Definition, env: dict) -> list[FieldError]:
+    """:func:`check_rules` over an environment already built from computed values."""
     broken = []
     for rule in definition.rules:
         if rule.when is not None and truth(compile_expression(rule.when).evaluate(env)) is not True:

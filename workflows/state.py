@@ -143,13 +143,19 @@ def _ancestors_query(state: CampaignState):
             .order_by(func.length(CampaignState.path)))
 
 
+def lock_ancestors(state: CampaignState, *, exclusive: bool = False) -> list[CampaignState]:
+    """The first half of :func:`lock_chain`: the ancestors' rows FOR SHARE (FOR UPDATE when ``exclusive``), top
+    first, freshly read. Whoever uses it locks the row itself FOR UPDATE next."""
+    return list(session.execute(
+        _ancestors_query(state).with_for_update(read=not exclusive)
+        .execution_options(populate_existing=True)).scalars())
+
+
 def lock_chain(state: CampaignState, *, exclusive_ancestors: bool = False, campaign: Campaign | None = None) -> Chain:
     """Lock the ancestors' rows (FOR SHARE, or FOR UPDATE when they will be written) top first, then the row
     itself FOR UPDATE, and return them freshly read. With ``campaign``, the statement that locks the row also
     re-reads the campaign (instead of a ``session.refresh(campaign)`` of its own): a concurrent close is seen."""
-    ancestors = list(session.execute(
-        _ancestors_query(state).with_for_update(read=not exclusive_ancestors)
-        .execution_options(populate_existing=True)).scalars())
+    ancestors = lock_ancestors(state, exclusive=exclusive_ancestors)
     if campaign is None:
         me = session.execute(select(CampaignState).where(CampaignState.id == state.id).with_for_update()
                              .execution_options(populate_existing=True)).scalar_one()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from core.db import session, utcnow
 from core.errors import Conflict, Forbidden, Invalid
@@ -66,16 +66,43 @@ def _row(state: CampaignState, section: str, *, lock: bool = False) -> CampaignV
     return session.execute(q.execution_options(populate_existing=True)).scalar_one()
 
 
-def _row_pinned(campaign: Campaign, state: CampaignState, section: str, *,
-                lock: bool = False) -> tuple[CampaignValues, str | None]:
-    """The values row and, in the same statement, the stored checksum of the section's pinned definition (so a
-    definition this process already parsed is used without reading it again)."""
-    q = select(CampaignValues, published_checksum(*campaign.form_pin(section))).where(
-        CampaignValues.state_id == state.id, CampaignValues.section == section)
-    if lock:
-        q = q.with_for_update(of=CampaignValues)
-    row, checksum = session.execute(q.execution_options(populate_existing=True)).one()
+# The values row of a state row's section with the stored checksum of the section's pinned definition (so a
+# definition this process already parsed is used without reading it again); built once, parameters bound.
+_PINNED_ROW = (select(CampaignValues, published_checksum(bindparam("form_key"), bindparam("form_version")))
+               .where(CampaignValues.state_id == bindparam("state_id"), CampaignValues.section == bindparam("section"))
+               .execution_options(populate_existing=True))
+# The same, for a save: the state row FOR UPDATE with its values row, and the campaign re-read.
+_LOCK_FOR_SAVE = (select(CampaignState, Campaign, CampaignValues,
+                         published_checksum(bindparam("form_key"), bindparam("form_version")))
+                  .join(Campaign, Campaign.id == CampaignState.campaign_id)
+                  .join(CampaignValues, and_(CampaignValues.state_id == CampaignState.id,
+                                             CampaignValues.section == bindparam("section")))
+                  .where(CampaignState.id == bindparam("state_id"))
+                  .with_for_update(of=[CampaignState, CampaignValues])
+                  .execution_options(populate_existing=True))
+
+
+def _pins(campaign: Campaign, state: CampaignState, section: str) -> dict:
+    key, version = campaign.form_pin(section)
+    return {"form_key": key, "form_version": version, "state_id": state.id, "section": section}
+
+
+def _row_pinned(campaign: Campaign, state: CampaignState, section: str) -> tuple[CampaignValues, str | None]:
+    """The values row and the stored checksum of the section's pinned definition, in one statement."""
+    row, checksum = session.execute(_PINNED_ROW, _pins(campaign, state, section)).one()
     return row, checksum
+
+
+def _lock_for_save(campaign: Campaign, state: CampaignState, section: str, *,
+                   exclusive_ancestors: bool) -> tuple[sm.Chain, CampaignValues, str | None]:
+    """``sm.lock_chain(state, exclusive_ancestors=…, campaign=campaign)`` and the values row FOR UPDATE in two
+    statements instead of three, the locks taken in the same order: the ancestors top first, then the row with
+    its values row; the campaign is re-read in the same statement (a concurrent close is seen)."""
+    ancestors = sm.lock_ancestors(state, exclusive=exclusive_ancestors)
+    me, fresh, row, checksum = session.execute(_LOCK_FOR_SAVE, _pins(campaign, state, section)).one()
+    if fresh is not campaign:  # not this session's object: refresh it as lock_chain does
+        session.refresh(campaign)
+    return sm.Chain(me, ancestors), row, checksum
 
 
 def _current(campaign: Campaign, state: CampaignState, section: str, row: CampaignValues,
@@ -133,11 +160,10 @@ def save_values(actor, campaign: Campaign, target, values: dict, expected_versio
         raise refuse(Forbidden, "role_may_not_fill", level=state.level)
     # sm.needs_start on the rows just read (unlocked, like needs_start: states never go back to not_started)
     needs_start = any(s.state == "not_started" for s in (*read.ancestors, state))
-    chain = sm.lock_chain(state, exclusive_ancestors=needs_start, campaign=campaign)  # re-reads the campaign
+    chain, row, checksum = _lock_for_save(campaign, state, section, exclusive_ancestors=needs_start)
     blocker = sm.edit_refusal(campaign, chain, section)
     if blocker is not None:
         raise blocker.error(Conflict)
-    row, checksum = _row_pinned(campaign, chain.me, section, lock=True)
     if row.version != expected_version:
         raise refuse(Conflict, "stale_version",
                      details={"current_version": row.version,

@@ -113,6 +113,27 @@ def signature_state(report: Report) -> str:
     return "awaiting"
 
 
+def sees_from_above(user: User | None, node: Node) -> bool:
+    """True when every grant of ``user`` reaching ``node`` sits at the ministry (the commission's view)."""
+    covering = [g for g in policy.grants(user) if node.path.startswith(g.path)]
+    return bool(covering) and all(g.level == "ministry" for g in covering)
+
+
+def withheld_from(user: User | None, report: Report) -> bool:
+    """A county report reaches the commission only once the inspector general has signed it (seed 003): to a
+    viewer from above, a county version without a valid signature is withheld (listed, not readable)."""
+    if report.level != SIGNED_LEVEL:
+        return False
+    return sees_from_above(user, session.get(Node, report.node_id)) and signature_state(report) != "signed"
+
+
+def check_delivered(user: User | None, report: Report) -> None:
+    """Forbidden when the report is withheld from ``user`` (see :func:`withheld_from`)."""
+    if withheld_from(user, report):
+        raise Forbidden("This county report reaches the commission once the inspector general has signed it.",
+                        details={"code": "awaiting_signature"})
+
+
 def signature_json(sig: ReportSignature | None) -> dict | None:
     if sig is None:
         return None

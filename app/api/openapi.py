@@ -263,6 +263,9 @@ PATHS.update({
                      "Queued"), **_err(401, 403, 404, 409, 422)}}},
     "/api/v1/reports/{report_id}": {"get": {
         "operationId": "get_report", "summary": "One report version: its data, hash, files and signature",
+        "description": "A county report reaches the commission once the inspector general has signed it: until "
+                       "then a viewer from the ministry gets 403 with `details.code = awaiting_signature` here and "
+                       "on the download (the versions list marks it `withheld`).",
         "parameters": [_RID], "responses": {"200": _json(_ref("Report")), **_err(401, 403, 404)}}},
     "/api/v1/reports/{report_id}/download": {"get": {
         "operationId": "download_report", "summary": "A rendered file of a report version (stored, immutable)",

@@ -57,12 +57,15 @@ def list_reports(campaign_id: int, node: Node):
     _reporting_node(node)
     limit = min(_int_arg("limit", 100), 500)
     rows = session.execute(ops.versions(campaign.id, node.id).limit(limit)).scalars().all()
-    return jsonify({"campaign_id": campaign.id, "node_id": node.id, "items": [report_summary(r) for r in rows]})
+    user = actor()
+    items = [{**report_summary(r), "withheld": ops.withheld_from(user, r)} for r in rows]
+    return jsonify({"campaign_id": campaign.id, "node_id": node.id, "items": items})
 
 
 @bp.route("/reports/<int:report_id>")
 @access("reports.view", load=Report)
 def get_report(report: Report):
+    ops.check_delivered(actor(), report)
     return jsonify(report_json(report))
 
 
@@ -73,6 +76,7 @@ def download_report(report: Report):
     fmt = request.args.get("format", "pdf")
     if fmt not in render.FORMATS:
         raise Invalid(f"format must be one of {', '.join(render.FORMATS)}", {"format": "unknown format"})
+    ops.check_delivered(actor(), report)
     f = ops.file_of(report, fmt)
     response = Response(f.content, content_type=render.CONTENT_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{render.filename(report.data, fmt)}"'

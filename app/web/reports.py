@@ -19,7 +19,7 @@ from app.auth.views import minutes, record_lockouts
 from app.web import bp
 from app.web.campaigns import load_campaign
 from core.db import session
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from exports import reports as ops
 from exports.models import REPORT_LEVELS, Report
 from tenants import factors, policy, queries
@@ -113,6 +113,11 @@ def _charts(data: dict) -> list[tuple[str, Markup]]:
     return [(c["title"], Markup(c["svg"])) for c in charts.default_charts(data, lang)]
 
 
+def _delivered(user, report: Report) -> None:
+    if ops.withheld_from(user, report):
+        raise Forbidden(_("This county report reaches the commission once the inspector general has signed it."))
+
+
 def _group_label(group_id: str) -> str:
     return str(GROUP_LABELS.get(group_id, group_id))
 
@@ -131,10 +136,13 @@ def node_reports(campaign_id: int, node: Node):
     _reporting(node)
     rows = session.execute(ops.versions(campaign.id, node.id).limit(200)).scalars().all()
     states = {r.id: ops.signature_state(r) for r in rows}
+    withheld = {r.id for r in rows if ops.withheld_from(user, r)}
     ancestors = session.execute(queries.visible_ancestors(node, user)).scalars().all()
+    from_above = node.level == ops.SIGNED_LEVEL and ops.sees_from_above(user, node)
     return render_template("reports/versions.html", campaign=campaign, node=node, rows=rows, states=states,
-                           ancestors=ancestors, may_generate=policy.can(user, "reports.generate", node)
-                           and campaign.status != "draft")
+                           withheld=withheld, ancestors=ancestors,
+                           may_generate=policy.can(user, "reports.generate", node) and campaign.status != "draft"
+                           and not from_above)
 
 
 @bp.route("/campaigns/<int:campaign_id>/nodes/<int:node_id>/reports", methods=["POST"])
@@ -158,6 +166,7 @@ def node_report_generate(campaign_id: int, node: Node):
 def report(report: Report):
     user = actor()
     campaign = _campaign_of(report)
+    _delivered(user, report)
     node = session.get(Node, report.node_id)
     data = report.data or {}
     sig = ops.signature(report)
@@ -201,6 +210,7 @@ def report_download(report: Report, fmt: str):
     from exports import render
     if fmt not in render.FORMATS:
         raise NotFound()
+    _delivered(actor(), report)
     f = ops.file_of(report, fmt)
     response = Response(f.content, content_type=render.CONTENT_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{render.filename(report.data, fmt)}"'

@@ -185,7 +185,11 @@ def test_the_commission_generates_the_national_report(report_engine, client, aut
     rep = ok(client.get(f"{API}/reports/{job['report_id']}", headers=h))
     assert (rep["level"], rep["provisional"], rep["signature_state"]) == ("ministry", True, "not_required")
     assert {c["id"] for c in rep["data"]["children"]} == {tree.a.id, tree.b.id}  # the counties
-    # the commission reads every county's report
+    # the commission reads every county's report once its inspector general has signed it
     submit_county(campaign, tree, who)
     session.commit()
-    ok(client.get(f"{API}/reports/{reports.latest(campaign.id, tree.a.id).id}", headers=h))
+    county = reports.latest(campaign.id, tree.a.id)
+    assert err(client.get(f"{API}/reports/{county.id}", headers=h), 403)["details"]["code"] == "awaiting_signature"
+    reports.sign(who.isg, county, support.totp_code(user=who.isg))
+    session.commit()
+    ok(client.get(f"{API}/reports/{county.id}", headers=h))

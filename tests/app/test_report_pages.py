@@ -223,3 +223,32 @@ def test_the_isg_signs_with_an_emailed_code(report_engine, as_user, campaign, tr
     assert _signatures() == 0
     assert c.post(url, data={"method": "email", "code": code}).status_code == 303
     assert _signatures() == 1
+
+
+def test_the_commission_reads_a_county_report_only_once_the_isg_has_signed_it(report_engine, as_user, campaign,
+                                                                              tree, who):
+    """Seed 003: the county report goes to the commission once the inspector general signs it. Until then the
+    commission sees the version listed (awaiting signature) but not its content, on the pages and through the API;
+    the county's own inspectors read it all along."""
+    submit_county(campaign, tree, who)
+    session.commit()
+    county = reports.latest(campaign.id, tree.a.id)
+    commission = as_user(who.commission)
+    listing = commission.get(f"/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").text
+    assert f'data-report-id="{county.id}"' in listing and f'href="/reports/{county.id}"' not in listing
+    assert "once the inspector general has signed it" in listing
+    assert 'id="generate-form"' not in listing
+    assert commission.get(f"/reports/{county.id}").status_code == 403
+    assert commission.get(f"/reports/{county.id}/files/pdf").status_code == 403
+    api = commission.get(f"/api/v1/reports/{county.id}")
+    assert api.status_code == 403 and api.json["error"]["details"]["code"] == "awaiting_signature"
+    assert commission.get(f"/api/v1/reports/{county.id}/download?format=csv").status_code == 403
+    items = commission.get(f"/api/v1/campaigns/{campaign.id}/nodes/{tree.a.id}/reports").json["items"]
+    assert [i["withheld"] for i in items] == [True]
+    assert as_user(who.inspector).get(f"/reports/{county.id}").status_code == 200
+
+    reports.sign(who.isg, county, support.totp_code(user=who.isg))
+    session.commit()
+    assert commission.get(f"/reports/{county.id}").status_code == 200
+    assert commission.get(f"/api/v1/reports/{county.id}").json["signature"]["void"] is False
+    assert commission.get(f"/reports/{county.id}/files/pdf").status_code == 200

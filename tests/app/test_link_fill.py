@@ -431,6 +431,13 @@ def test_the_token_never_reaches_the_logs(app, caplog, token, link):
     assert token not in caplog.text
 
 
+def test_an_error_page_at_the_token_url_does_not_carry_the_token(teacher, token):
+    """Error pages render the language switch, which carries the current URL back; not at /l/<token>."""
+    r = teacher().post(f"/l/{token}")  # 405: the error page with the whole layout
+    assert r.status_code == 405 and 'class="lang"' in r.text
+    assert token not in r.text
+
+
 def test_a_stale_page_save_shows_what_changed_and_keeps_the_teachers_other_values(teacher, token, campaign, cls,
                                                                                    who):
     c = opened(teacher, token)

@@ -433,8 +433,8 @@ def test_the_token_never_reaches_the_logs(app, caplog, token, link):
 
 def test_an_error_page_at_the_token_url_does_not_carry_the_token(teacher, token):
     """Error pages render the language switch, which carries the current URL back; not at /l/<token>."""
-    r = teacher().post(f"/l/{token}")  # 405: the error page with the whole layout
-    assert r.status_code == 405 and 'class="lang"' in r.text
+    r = teacher().get(f"/l/{token}/more")  # 404: the error page with the whole layout
+    assert r.status_code == 404 and 'class="lang"' in r.text
     assert token not in r.text
 
 

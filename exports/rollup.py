@@ -22,9 +22,11 @@ as missing data (no pupils, no counts) — only provisional reports and recomput
 unit form has no locality counts (the form has no defaults for them). Counts that contradict each other (a group
 larger than its class) make that class missing data instead of failing the submission.
 
-:func:`recompute` is the full recomputation of a node from the raw tables (one streaming query, no snapshot) and
-:func:`check` compares every snapshot with it, field by field. Recomputation evaluates units with
-:mod:`exports.rollup_fast` (aggregate only, integer arithmetic) while snapshots use the engine's
+:func:`recompute` is the full recomputation of a node from the raw tables (no snapshot) and :func:`check` compares
+every snapshot with it, field by field. Recomputation reads only the integers the rules need (on PostgreSQL one
+statement extracts them from the JSON class tables; for the whole campaign, chunks of counties are read by a
+thread while the chunks already read are evaluated) and evaluates units with :mod:`exports.rollup_fast` (aggregate
+only, integer arithmetic, units as vectors of integers summed up the tree) while snapshots use the engine's
 :func:`~forms.indicators.evaluate_unit`, so the check also cross-checks two implementations of the rules.
 Module layout: the value bridge and the payloads live in :mod:`exports.rollup_data` (re-exported here).
 """
@@ -284,11 +286,6 @@ def load_tree(campaign: Campaign, prefix: str | None = None) -> Tree:
     return Tree(rows, kids)
 
 
-def _unit_aggregates(loader: Loader, tree: Tree, unit_ids: set[int], prefix: str | None) -> dict[int, Aggregate]:
-    units = {i: tree.rows[i] for i in unit_ids}
-    return {u.state_id: loader.aggregate(u.data) for u in loader.stream_units(units, prefix)}
-
-
 def _sum_up(tree: Tree, unit_aggs: dict[int, Aggregate], only_submitted: bool, zero: Aggregate
             ) -> dict[int | None, Aggregate]:
     """Bottom-up sums over the tree by the snapshot rule (None = the top: the nation, or the subtree's root)."""
@@ -327,13 +324,53 @@ def _needed_units(tree: Tree, start: list[int], only_submitted: bool, *, top_cou
     return need
 
 
+def _sum_vectors(plan, tree: Tree, unit_vecs: dict[int, tuple], start: list[int], only_submitted: bool,
+                 top_counts: bool, keep: bool) -> dict[int | None, list[int]]:
+    """:func:`_sum_up` over the units' vectors: the sum of ``start`` (key None; as counted children of the top
+    when ``top_counts``, else ``start`` is one node and the sum its own), and with ``keep`` every node's sum."""
+    out: dict[int | None, list[int]] = {}
+
+    def counted(r) -> bool:
+        return not r.excluded and (r.state == "submitted" or not only_submitted)
+
+    def visit(state_id: int) -> list[int]:
+        acc = plan.zero()
+        r = tree.rows[state_id]
+        if r.level == "unit":
+            vec = unit_vecs.get(state_id)
+            if vec is not None:
+                plan.add_unit(acc, vec)
+        else:
+            for k in tree.kids.get(state_id, []):
+                kr = tree.rows[k]
+                if kr.level == "unit" and not keep:  # a unit's vector goes straight into its parent's sum
+                    vec = unit_vecs.get(k) if counted(kr) else None
+                    if vec is not None:
+                        plan.add_unit(acc, vec)
+                    continue
+                sub = visit(k)
+                if counted(kr):
+                    plan.add(acc, sub)
+        if keep:
+            out[state_id] = acc
+        return acc
+
+    top = plan.zero()
+    for s in start:
+        acc = visit(s)
+        if not top_counts or counted(tree.rows[s]):
+            plan.add(top, acc)
+    out[None] = top
+    return out
+
+
 def recompute(campaign: Campaign, node, *, only_submitted: bool = True) -> Aggregate:
     """The aggregate of ``node`` (a Node, a state row, or the campaign's root for the nation) from the raw tables:
     every unit below it counted by the snapshot rule (each state row between the unit and the node submitted and
     not excluded; with ``only_submitted=False`` only not excluded), evaluated from its class tables. A unit's own
-    aggregate is computed whatever its state. One streaming query over the class rows."""
+    aggregate is computed whatever its state. One query over the class rows (:meth:`Loader.unit_vectors`), sums
+    of integer vectors (:class:`exports.rollup_fast.Plan`)."""
     loader = Loader(campaign)
-    zero = Aggregate(ruleset=(loader.rs.key, loader.rs.version))
     node_id = node.node_id if isinstance(node, CampaignState) else node.id
     if node_id == campaign.root_id:
         tree, prefix = load_tree(campaign), None
@@ -343,20 +380,21 @@ def recompute(campaign: Campaign, node, *, only_submitted: bool = True) -> Aggre
         prefix = row.path
         tree = load_tree(campaign, prefix)
         start, top = [row.id], False
-    unit_aggs = _unit_aggregates(loader, tree, _needed_units(tree, start, only_submitted, top_counts=top), prefix)
-    sums = _sum_up(tree, unit_aggs, only_submitted, zero)
-    return sums[None] if node_id == campaign.root_id else sums[start[0]]
+    needed = _needed_units(tree, start, only_submitted, top_counts=top)
+    vecs = loader.unit_vectors({i: tree.rows[i] for i in needed}, prefix)
+    plan = loader.plan
+    return plan.aggregate(_sum_vectors(plan, tree, vecs, start, only_submitted, top, keep=False)[None])
 
 
 def recompute_all(campaign: Campaign) -> dict[int, Aggregate]:
     """node id → recomputed aggregate of every inspectorate, school and unit, and the nation (root id)."""
     loader = Loader(campaign)
-    zero = Aggregate(ruleset=(loader.rs.key, loader.rs.version))
     tree = load_tree(campaign)
-    units = {i for i, r in tree.rows.items() if r.level == "unit"}
-    sums = _sum_up(tree, _unit_aggregates(loader, tree, units, None), True, zero)
-    out = {tree.rows[i].node_id: agg for i, agg in sums.items() if i is not None}
-    out[campaign.root_id] = sums[None]
+    vecs = loader.unit_vectors({i: r for i, r in tree.rows.items() if r.level == "unit"})
+    plan = loader.plan
+    sums = _sum_vectors(plan, tree, vecs, tree.kids.get(None, []), True, True, keep=True)
+    out = {tree.rows[i].node_id: plan.aggregate(acc) for i, acc in sums.items() if i is not None}
+    out[campaign.root_id] = plan.aggregate(sums[None])
     return out
 
 

@@ -91,6 +91,7 @@ class Loader:
         self.keys = tuple(sorted(keys))
         self._definition = None
         self._rules = None
+        self._plan = None
 
     def _defaults(self, row) -> dict:
         from workflows.values import definition_for
@@ -141,6 +142,45 @@ class Loader:
         rows = session.execute(_class_query(self.campaign).where(CampaignState.parent_id == unit_state.id)).all()
         out = self.unit_data(unit_state.node_id, form.values if form else None, form.version if form else 0, rows)
         out.state_id = unit_state.id
+        return out
+
+    # -- the recomputation's vectors (exports.rollup_fast.Plan) ---------------------------------------------
+    @property
+    def plan(self):
+        from exports.rollup_fast import Plan
+        if self._plan is None:
+            if self._rules is None:
+                from exports.rollup_fast import Rules
+                self._rules = Rules(self.rs)
+            self._plan = Plan(self.rs, self._rules)
+        return self._plan
+
+    def unit_vectors(self, unit_rows: dict[int, Any], prefix: str | None = None) -> dict[int, tuple]:
+        """state id → :meth:`~exports.rollup_fast.Plan.unit_vector` of every unit of ``unit_rows`` (rows with
+        node_id, county_id, form_values, form_version): on PostgreSQL from one statement that extracts the integers
+        (:func:`class_rows_sql`; for many units of the whole campaign, in chunks of counties read by a thread while
+        this one evaluates, see :func:`_split`), elsewhere from the decoded class tables
+        (:meth:`Plan.class_row`). A unit with an odd class or odd locality counts is evaluated by
+        :meth:`aggregate` from its decoded tables."""
+        plan = self.plan
+        lp = self.rs.locality_prefix
+        locs = {}
+        for state_id, u in unit_rows.items():
+            values = (u.form_values or {}) if u.form_version else {}
+            counts = {k: _as_int(v) for k, v in values.items() if k.startswith(lp) and k != f"{lp}pupils"}
+            locs[state_id] = plan.locality(_as_int(values.get(f"{lp}pupils")), counts)
+        if session.get_bind().dialect.name != "postgresql":
+            rows = (plan.class_row(inp.state_id, c) for inp in self.stream_units(unit_rows, prefix)
+                    for c in inp.data.classes)
+            out, odd = _vectors(plan, rows, locs)
+        else:
+            out, odd = _split(self, unit_rows, locs, prefix)
+        for state_id in odd:
+            u = unit_rows[state_id]
+            class_rows = session.execute(_class_query(self.campaign).where(
+                CampaignState.parent_id == state_id)).all()
+            data = self.unit_data(u.node_id, u.form_values, u.form_version or 0, class_rows).data
+            out[state_id] = plan.vector_of(self.aggregate(data))
         return out
 
     def stream_units(self, unit_rows: dict[int, Any], prefix: str | None = None) -> Iterator[UnitInput]:
@@ -322,3 +362,142 @@ def parent_details(child_rows: list, snaps: dict[int, Snapshot], included: set[i
     return {"children": children, "exclusions": exclusions, "risk": risk[:RISK_CAP], "risk_total": risk_total,
             "units_at_risk": at_risk_units[:UNITS_AT_RISK_CAP], "units_at_risk_total": len(at_risk_units),
             "dissimilarity": {}, "written_at": utcnow().isoformat()}
+
+
+# --- the recomputation's class rows (exports.rollup_fast.Plan) ------------------------------------------------
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def class_rows_sql(plan, *, prefix: bool = False, counties: bool = False) -> str:
+    """One PostgreSQL statement (psycopg parameters) returning the :class:`~exports.rollup_fast.Plan` row of every
+    class table of the campaign (``c``; with ``prefix``, of the subtree under the path ``prefix``; with
+    ``counties``, of the counties ``counties``), in no particular order. The JSON document of each table is parsed
+    once (``json_to_record``) and only the integers the ruleset's groups use are returned: a value counts when it
+    is a JSON integer (what ``_as_int`` accepts of the decoded document; NULL when absent, null, a string, a
+    fraction, a boolean), and the row is ``odd`` — evaluated from the decoded document by
+    :func:`exports.rollup_fast.unit_aggregate` — when a value is negative or too long for bigint, a group does not
+    fit its class, the benches contradict the class, the document is not an object, or the table was never saved
+    but submitted (counted with the form's defaults). A never-saved table of a class not submitted is missing
+    data: every value NULL."""
+    rs, keys = plan.rs, ("pupils", *plan.keys)
+    col = {k: f"k{i}" for i, k in enumerate(keys)}
+    record = ", ".join(f"{_ident(k)} json" for k in keys)
+    # x.k::text is the JSON text of the value (trimmed): an integer only when it is all digits ('"5"', '5.0',
+    # '1e2', 'null', 'true' are not)
+    ints = ", ".join(f"CASE WHEN x.{_ident(k)}::text ~ '^[0-9]{{1,18}}$' THEN x.{_ident(k)}::text::bigint END "
+                     f"AS {col[k]}" for k in keys)
+    # odd: a value that may be a negative integer or one too long for bigint (a string or an object that looks
+    # like one only sends its unit to the decoded path, which reads it as it is)
+    odd = " OR ".join(f"left(x.{_ident(k)}::text, 1) = '-' OR octet_length(x.{_ident(k)}::text) > 18" for k in keys)
+    ns = []
+    for g in plan.groups:
+        total = " + ".join(f"y.{col[k]}" for k in g.counts)
+        ns.append(f"CASE WHEN y.k0 IS NOT NULL THEN {'y.k0 - ' if g.complement else ''}({total}) END")
+    checks = [f"{n} > y.k0 OR {n} < 0" for n in ns]
+    seats = f"y.{col[rs.bench_seats]}"
+    for j, b in plan.bench_of.items():
+        seated = f"y.{col[plan.bench_groups[b].bench]}"
+        checks.append(f"{seated} > {seats} OR {seated} > {ns[j]}")
+    where = ["c.campaign_id = %(c)s", "c.level = 'class'"]
+    if prefix:
+        where.append("c.path LIKE %(prefix)s || '%%'")
+    if counties:
+        where.append("c.county_id = ANY(%(counties)s)")
+    return (
+        "SELECT y.parent_id, y.grade_level, y.teaching_language, y.building_id, "
+        f"y.odd OR COALESCE({' OR '.join(checks)}, false), y.k0, {seats}, {', '.join(ns)}, "
+        + ", ".join(f"y.{col[g.bench]}" for g in plan.bench_groups)
+        + " FROM (SELECT c.parent_id, sc.grade_level, sc.teaching_language, sc.building_id, "
+        # odd: a never-saved table of a submitted class, a document that is not an object, a value as above
+        f"(v.version = 0 AND c.state = 'submitted') OR json_typeof(v.values) <> 'object' "
+        f"OR COALESCE({odd}, false) AS odd, {ints} "
+        "FROM campaign_states c JOIN campaign_values v ON v.state_id = c.id AND v.section = 'class' "
+        "JOIN classes sc ON sc.id = c.class_id "
+        "CROSS JOIN LATERAL json_to_record(CASE WHEN v.version > 0 AND json_typeof(v.values) = 'object' "
+        f"THEN v.values ELSE '{{}}'::json END) AS x({record}) "
+        f"WHERE {' AND '.join(where)} OFFSET 0) y")
+
+
+def _vectors(plan, rows: Iterable[tuple], locs: dict[int, Any]) -> tuple[dict[int, tuple], list[int]]:
+    """The vectors of the units of ``locs`` (state id → :meth:`Plan.locality`) from their class rows (any order;
+    rows of other units are ignored), and the units left to :meth:`Loader.aggregate` (odd)."""
+    by_unit: dict[int, list] = {}
+    for row in rows:
+        by_unit.setdefault(row[0], []).append(row)
+    out, odd = {}, []
+    for state_id, loc in locs.items():
+        rows_ = by_unit.get(state_id, ())
+        if loc is None or any(r[4] for r in rows_):
+            odd.append(state_id)
+        else:
+            out[state_id] = plan.unit_vector(rows_, loc)
+    return out, odd
+
+
+def _fetch(conn, sql: str, params: dict) -> list[tuple]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+PIPELINE_MIN_UNITS = 1000  # below this one statement is as fast
+PIPELINE_CHUNKS = 6
+
+
+def _split(loader: Loader, unit_rows: dict[int, Any], locs: dict, prefix: str | None):
+    """The PostgreSQL path of :meth:`Loader.unit_vectors`. For many units of the whole campaign the counties are
+    read in a few chunks of about as many units, by a thread on this session's connection (nothing else uses it
+    meanwhile: same transaction, same rows), while this thread evaluates the chunks already read — PostgreSQL
+    parses the JSON of the next chunk while Python evaluates the last one. Otherwise one statement."""
+    plan = loader.plan
+    conn = session.connection().connection.driver_connection
+    if prefix is not None or len(unit_rows) < PIPELINE_MIN_UNITS:
+        params = {"c": loader.campaign.id, "prefix": prefix}
+        return _vectors(plan, _fetch(conn, class_rows_sql(plan, prefix=bool(prefix)), params), locs)
+    import queue
+    import threading
+    per_county: dict[Any, list[int]] = {}
+    for state_id, u in unit_rows.items():
+        per_county.setdefault(u.county_id, []).append(state_id)
+    chunks: list[list] = [[] for _ in range(PIPELINE_CHUNKS)]
+    sizes = [0] * PIPELINE_CHUNKS
+    for county, ids in sorted(per_county.items(), key=lambda kv: (-len(kv[1]), kv[0] or 0)):
+        k = sizes.index(min(sizes))
+        chunks[k].append(county)
+        sizes[k] += len(ids)
+    chunks = [c for c in chunks if c]
+    sql = class_rows_sql(plan, counties=True)
+    done: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        try:
+            for counties in chunks:
+                if None in counties:  # units without a county (none in a real campaign): the plain statement
+                    rows = _fetch(conn, class_rows_sql(plan), {"c": loader.campaign.id})
+                else:
+                    rows = _fetch(conn, sql, {"c": loader.campaign.id, "counties": counties})
+                done.put((counties, rows, None))
+        except BaseException as e:  # noqa: BLE001  (handed to the evaluating thread)
+            done.put((None, None, e))
+
+    reader = threading.Thread(target=read, name="rollup-class-rows", daemon=True)
+    reader.start()
+    out: dict[int, tuple] = {}
+    odd: list[int] = []
+    try:
+        for _ in chunks:
+            counties, rows, error = done.get()
+            if error is not None:
+                raise error
+            mine = {s: locs[s] for c in counties for s in per_county[c]}
+            o, d = _vectors(plan, rows, mine)
+            out.update(o)
+            odd.extend(d)
+    finally:
+        reader.join()
+    return out, odd

@@ -177,7 +177,9 @@ def read_chain(state: CampaignState) -> Chain:
 def _chain_selects() -> dict[str, object]:
     """The campaign, the state row of a class or node in it (outer-joined: NULL when it does not take part) and
     its ancestors through ``parent_id``, one join per level; built once (aliasing is costly), parameters bound."""
+    global _CHAIN_ME
     me, p1, p2, p3 = (aliased(CampaignState) for _ in range(4))
+    _CHAIN_ME = me  # the state row's alias (workflows.values joins its values row to it)
     out = {}
     for kind, on in (("class", me.class_id == bindparam("target_id")),
                      ("node", and_(me.node_id == bindparam("target_id"), me.class_id.is_(None)))):
@@ -191,20 +193,9 @@ def _chain_selects() -> dict[str, object]:
 _CHAIN_SELECTS = _chain_selects()
 
 
-def campaign_and_chain(campaign_id: int, target) -> tuple[Campaign, Chain]:
-    """The campaign (NotFound "no such campaign") and :func:`chain_for` its class or node, in one statement."""
-    if isinstance(target, SchoolClass):
-        kind = "class"
-    elif isinstance(target, Node):
-        kind = "node"
-    else:
-        raise TypeError(f"not a node or class: {target!r}")
-    rows = session.execute(_CHAIN_SELECTS[kind], {"campaign_id": campaign_id, "target_id": target.id}).all()
-    if not rows:
-        raise NotFound("no such campaign")
-    campaign, state, *parents = rows[0]
-    if len(rows) != 1:
-        state_for(campaign, target)  # several rows: raises as state_for does
+def _chain_from_row(row) -> tuple[Campaign, Chain]:
+    """(campaign, chain) from the first five entities of a row of ``_CHAIN_SELECTS`` (NotFound as state_for)."""
+    campaign, state, *parents = row[:5]
     if state is None:
         raise NotFound("this node does not take part in the campaign")
     # read_chain's rows are those whose path is one of ancestor_paths (unique per campaign): when the parent rows
@@ -214,6 +205,25 @@ def campaign_and_chain(campaign_id: int, target) -> tuple[Campaign, Chain]:
     if [a.path for a in ancestors] != wanted:
         return campaign, read_chain(state)
     return campaign, Chain(state, ancestors)
+
+
+def _target_kind(target) -> str:
+    if isinstance(target, SchoolClass):
+        return "class"
+    if isinstance(target, Node):
+        return "node"
+    raise TypeError(f"not a node or class: {target!r}")
+
+
+def campaign_and_chain(campaign_id: int, target) -> tuple[Campaign, Chain]:
+    """The campaign (NotFound "no such campaign") and :func:`chain_for` its class or node, in one statement."""
+    rows = session.execute(_CHAIN_SELECTS[_target_kind(target)],
+                           {"campaign_id": campaign_id, "target_id": target.id}).all()
+    if not rows:
+        raise NotFound("no such campaign")
+    if len(rows) != 1:
+        state_for(rows[0][0], target)  # several rows: raises as state_for does
+    return _chain_from_row(rows[0])
 
 
 def chain_for(campaign: Campaign, target) -> Chain:

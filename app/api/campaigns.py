@@ -265,8 +265,8 @@ def campaign_class_action(campaign_id: int, school_class: SchoolClass, action: s
 @bp.route("/campaigns/<int:campaign_id>/classes/<int:class_id>/table")
 @access("campaigns.view", load=SchoolClass, arg="class_id", as_="school_class")
 def get_class_table(campaign_id: int, school_class: SchoolClass):
-    c, chain = sm.campaign_and_chain(campaign_id, school_class)
-    return jsonify(_values_json(c, wv.get_values(c, chain.me, "class"), chain))
+    c, chain, fv = wv.read_form(campaign_id, school_class, "class")
+    return jsonify(_values_json(c, fv, chain))
 
 
 @bp.route("/campaigns/<int:campaign_id>/classes/<int:class_id>/table", methods=["PUT"])

@@ -146,3 +146,29 @@ def test_a_chain_whose_paths_disagree_with_its_parents_is_read_by_path(tree, who
     by_path = sm.read_chain(me)
     assert [a.id for a in chain.ancestors] == [a.id for a in by_path.ancestors]
     assert unit.id not in [a.id for a in chain.ancestors]
+
+
+@pytest.mark.parametrize("target,section", [("class", "class"), ("unit", "unit"), ("unit", "extended")])
+def test_read_form_answers_as_campaign_and_chain_then_get_values(tree, who, campaign, target, section):
+    from workflows import values as wv
+    obj = tree.classes["A1.1.0"] if target == "class" else tree.units["A1.1"]
+    c, chain, fv = wv.read_form(campaign.id, obj, section)
+    c2, chain2 = sm.campaign_and_chain(campaign.id, obj)
+    fv2 = wv.get_values(c2, chain2.me, section)
+    assert c is c2 is campaign and chain.me is chain2.me
+    assert [a.id for a in chain.ancestors] == [a.id for a in chain2.ancestors]
+    assert (fv.section, fv.values, fv.version, fv.definition) == (fv2.section, fv2.values, fv2.version, fv2.definition)
+
+
+def test_read_form_refuses_as_before(tree, who, campaign):
+    from core.errors import Invalid, NotFound
+    from workflows import values as wv
+    with pytest.raises(NotFound, match="no such campaign"):
+        wv.read_form(campaign.id + 1000, tree.classes["A1.1.0"], "class")
+    with pytest.raises(Invalid):
+        wv.read_form(campaign.id, tree.classes["A1.1.0"], "unit")
+    with pytest.raises(Invalid):
+        wv.read_form(campaign.id, tree.schools["A1"], "unit")  # a school's row has no unit section
+    late = operations.create_class(tree.units["A1.1"], tree.year, name="9Z", grade_level=9)  # after the launch
+    with pytest.raises(NotFound, match="does not take part"):
+        wv.read_form(campaign.id, late, "class")

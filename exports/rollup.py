@@ -333,6 +333,19 @@ def _sum_vectors(plan, tree: Tree, unit_vecs: dict[int, tuple], start: list[int]
     def counted(r) -> bool:
         return not r.excluded and (r.state == "submitted" or not only_submitted)
 
+    if not keep:  # sums are linear: every unit under a counted path goes straight into the top's sum
+        top = plan.zero()
+        stack = [s for s in start if not top_counts or counted(tree.rows[s])]
+        while stack:
+            state_id = stack.pop()
+            if tree.rows[state_id].level == "unit":
+                vec = unit_vecs.get(state_id)
+                if vec is not None:
+                    plan.add_unit(top, vec)
+            else:
+                stack.extend(k for k in tree.kids.get(state_id, []) if counted(tree.rows[k]))
+        return {None: top}
+
     def visit(state_id: int) -> list[int]:
         acc = plan.zero()
         r = tree.rows[state_id]
@@ -342,17 +355,10 @@ def _sum_vectors(plan, tree: Tree, unit_vecs: dict[int, tuple], start: list[int]
                 plan.add_unit(acc, vec)
         else:
             for k in tree.kids.get(state_id, []):
-                kr = tree.rows[k]
-                if kr.level == "unit" and not keep:  # a unit's vector goes straight into its parent's sum
-                    vec = unit_vecs.get(k) if counted(kr) else None
-                    if vec is not None:
-                        plan.add_unit(acc, vec)
-                    continue
-                sub = visit(k)
-                if counted(kr):
+                sub = visit(k)  # every node is visited: each has its own recomputation
+                if counted(tree.rows[k]):
                     plan.add(acc, sub)
-        if keep:
-            out[state_id] = acc
+        out[state_id] = acc
         return acc
 
     top = plan.zero()

@@ -36,6 +36,10 @@ def seed(url: str, scale: float) -> None:
     cstats = national.seed_national_campaign()
     session.commit()
     plan = load.prepare(cstats.campaign_id, clients=4)
+    session.commit()
+    with db.engine().connect() as c:  # as bench/national.py does: plans from current statistics
+        c.exec_driver_sql("ANALYZE")
+        c.commit()
     with open(_plan_file(url), "w") as f:
         json.dump({"campaign_id": plan.campaign_id, "tokens": plan.tokens, "classes": plan.classes}, f)
     session.remove()

@@ -89,7 +89,9 @@ def seed_national(scale: float = 1.0, seed: int = 20261121, year_name: str = "20
     ministry = session.execute(select(Node).where(Node.level == "ministry")).scalar()
     nodes: list[dict] = []
     if ministry is None:
-        ministry_row = _node(node_id, "ministry", "MEC", "Ministerul Educației", None, "/", None, None, None, None, now)
+        # path None: "/<id>/", as tenants.operations.create_node writes a root
+        ministry_row = _node(node_id, "ministry", "MEC", "Ministerul Educației", None, None, None, None, None, None,
+                             now)
         nodes.append(ministry_row)
         ministry_id, ministry_path = node_id, ministry_row["path"]
         node_id += 1

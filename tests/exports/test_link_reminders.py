@@ -18,6 +18,13 @@ from workflows import links
 BASE = "https://arbor.example.ro"
 
 
+@pytest.fixture(autouse=True)
+def in_app(app):
+    """Jobs run in the app they are enqueued from (other tests create apps with other keys in this process)."""
+    with app.app_context():
+        yield
+
+
 @pytest.fixture
 def who(tree, make_user):
     return people(tree, make_user)

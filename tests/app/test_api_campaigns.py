@@ -8,19 +8,9 @@ from sqlalchemy import inspect
 from core.db import session
 from tenants import operations
 from workflows import campaigns
-from tests.workflows.conftest import VALID_CLASS, VALID_UNIT, launch, people
+from tests.workflows.conftest import VALID_CLASS, VALID_UNIT
 
 API = "/api/v1/campaigns"
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

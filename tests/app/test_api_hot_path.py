@@ -10,20 +10,9 @@ from sqlalchemy import event, inspect, select
 from core.db import session, utcnow
 from tenants import operations
 from tenants.models import Membership
-from tests.workflows.conftest import launch, people
 from workflows import state as sm
 
 API = "/api/v1/campaigns"
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

@@ -12,20 +12,9 @@ from core import mail
 from core.audit import AuditEntry
 from core.db import session, utcnow
 from tenants import operations
-from tests.workflows.conftest import launch, people
 from workflows import links, state as sm
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

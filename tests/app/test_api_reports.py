@@ -14,20 +14,10 @@ from exports.models import ReportSignature
 from tenants import operations
 from tests import support
 from tests.exports.test_reports_support import report_engine, submit_county
-from tests.workflows.conftest import launch, people, submit_unit
+from tests.workflows.conftest import submit_unit
 
 __all__ = ["report_engine"]
 API = "/api/v1"
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

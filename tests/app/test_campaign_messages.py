@@ -8,7 +8,6 @@ from babel.messages.pofile import read_po
 from app.config import ROOT
 from app.web import campaign_messages as cm
 from tests import support
-from tests.workflows.conftest import launch, people
 from tests.workflows.test_errors import raised_codes
 from workflows import state as sm
 from workflows.errors import MESSAGES
@@ -71,16 +70,6 @@ def test_every_code_renders_without_falling_back(app, compiled, lang):
         assert cm.text("children_pending", {"count": 21, "child_level": "class"}) == (
             "21 de clase netrimise" if lang == "ro" else "21 classes not submitted")
         assert cm.text("no_such_code", {}, "the English message") == "the English message"
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 def _client(app, user):

@@ -10,19 +10,9 @@ from sqlalchemy import select
 
 from core.db import session
 from tests import support
-from tests.workflows.conftest import VALID_CLASS, fill_class, launch, people
+from tests.workflows.conftest import VALID_CLASS, fill_class
 from workflows import state as sm, values as wv
 from workflows.models import Campaign
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

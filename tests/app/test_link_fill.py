@@ -12,20 +12,10 @@ from sqlalchemy import func, inspect, select
 from app.web.link_fill import SESSION_KEY
 from core.audit import AuditEntry
 from core.db import session
-from tests.workflows.conftest import fill_class, launch, people
+from tests.workflows.conftest import fill_class
 from tenants.throttle import MemoryStore
 from workflows import links, state as sm, values as wv
 from workflows.models import CampaignValues, ClassLink
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture(autouse=True)

@@ -16,19 +16,8 @@ from core import mail
 from core.audit import AuditEntry
 from core.db import session, utcnow
 from tests import support
-from tests.workflows.conftest import launch, people
 from workflows import links, state as sm
 from workflows.models import Campaign, ClassLink
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

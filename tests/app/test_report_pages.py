@@ -14,19 +14,8 @@ from exports import reports
 from exports.models import ReportSignature
 from tests import support
 from tests.exports.test_reports_support import report_engine, submit_county
-from tests.workflows.conftest import launch, people
 
 __all__ = ["report_engine"]
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

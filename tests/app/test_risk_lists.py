@@ -12,18 +12,7 @@ from core.db import session
 from exports.models import Snapshot
 from forms.indicators_rollup import Aggregate
 from tests import support
-from tests.workflows.conftest import launch, people
 from workflows import state as sm
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import exports.rollup  # noqa: F401  (registers the snapshot writer on the workf
 from core.db import session
 from exports.models import Snapshot
 from tests import support
-from tests.workflows.conftest import fill_unit, launch, people, submit_unit
+from tests.workflows.conftest import fill_unit, submit_unit
 from workflows import state as sm, values
 
 # Class 1A of 20 pupils has 12 Roma while the unit has 14 of 41: predominantly Roma, a risk on ethnicity × class.
@@ -19,16 +19,6 @@ SKEWED = ({"pupils": 20, "ethnicity.romanian": 8, "ethnicity.roma": 12, "ethnici
            "last_benches.seats": 6, "last_benches.ethnicity.roma": 5},
           {"pupils": 21, "ethnicity.romanian": 19, "ethnicity.roma": 2, "ethnicity.undeclared": 0,
            "last_benches.seats": 6, "last_benches.ethnicity.roma": 0})
-
-
-@pytest.fixture
-def who(tree, make_user):
-    return people(tree, make_user)
-
-
-@pytest.fixture
-def campaign(who, tree):
-    return launch(who, tree)
 
 
 @pytest.fixture

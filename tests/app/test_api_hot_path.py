@@ -5,7 +5,7 @@ statement is exactly the one read by path."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, select
 
 from core.db import session, utcnow
 from tenants import operations
@@ -16,21 +16,8 @@ API = "/api/v1/campaigns"
 
 
 @pytest.fixture
-def client(app):
-    """The test client, re-attaching the test's objects after each request (see test_api_campaigns)."""
-    c = app.test_client()
-    plain = c.open
-
-    def open_(*args, **kwargs):
-        held = list(session.identity_map.values())
-        try:
-            return plain(*args, **kwargs)
-        finally:
-            for obj in held:
-                if inspect(obj).detached:
-                    session.add(obj)
-    c.open = open_
-    return c
+def client(api_client):
+    return api_client
 
 
 def _token(user, scopes="read write"):

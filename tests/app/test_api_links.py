@@ -6,46 +6,19 @@ import datetime as dt
 from email import message_from_bytes, policy as email_policy
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from core import mail
 from core.audit import AuditEntry
 from core.db import session, utcnow
-from tenants import operations
 from workflows import links, state as sm
 
 API = "/api/v1"
 
 
 @pytest.fixture
-def client(app):
-    """The test client, re-attaching the test's objects after each request (see test_api_campaigns)."""
-    c = app.test_client()
-    plain = c.open
-
-    def open_(*args, **kwargs):
-        held = list(session.identity_map.values())
-        try:
-            return plain(*args, **kwargs)
-        finally:
-            for obj in held:
-                if inspect(obj).detached:
-                    session.add(obj)
-    c.open = open_
-    return c
-
-
-@pytest.fixture
-def auth():
-    cache = {}
-
-    def make(user, scopes: str = "read write") -> dict:
-        if (user.id, scopes) not in cache:
-            _tok, raw = operations.issue_token(user, "test", scopes)
-            cache[(user.id, scopes)] = {"Authorization": f"Bearer {raw}"}
-            session.commit()
-        return cache[(user.id, scopes)]
-    return make
+def client(api_client):
+    return api_client
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from core.db import session
 from exports import reports
 from exports.models import ReportSignature
-from tenants import operations
 from tests import support
 from tests.exports.test_reports_support import report_engine, submit_county
 from tests.workflows.conftest import submit_unit
@@ -21,34 +20,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def client(app):
-    """The test client, re-attaching the test's objects after each request (see tests/app/test_api_campaigns)."""
-    c = app.test_client()
-    plain = c.open
-
-    def open_(*args, **kwargs):
-        held = list(session.identity_map.values())
-        try:
-            return plain(*args, **kwargs)
-        finally:
-            for obj in held:
-                if inspect(obj).detached:
-                    session.add(obj)
-    c.open = open_
-    return c
-
-
-@pytest.fixture
-def auth():
-    cache = {}
-
-    def make(user, scopes: str = "read write") -> dict:
-        if (user.id, scopes) not in cache:
-            _tok, raw = operations.issue_token(user, "test", scopes)
-            cache[(user.id, scopes)] = {"Authorization": f"Bearer {raw}"}
-            session.commit()
-        return cache[(user.id, scopes)]
-    return make
+def client(api_client):
+    return api_client
 
 
 def ok(r, status: int = 200) -> dict:
